@@ -1,0 +1,1 @@
+"""How a scan gets its Dask cluster. Knows nothing about images."""

@@ -1,0 +1,50 @@
+"""The ``ssdnet`` command. Commands are thin: the work lives in functions of this package.
+
+Exit codes (every command): 0 all done, 1 unexpected internal error, 2 usage error or
+refused operation, 3 finished but some inputs failed, 4 anomalies flagged (--fail-on-anomaly).
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+import ssdnet
+
+from pipeline import exitcodes
+from pipeline.commands.detect import detect_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="ssdnet")
+def cli() -> None:
+    """Zero-shot anomaly localization: one fresh network fitted per image."""
+
+
+cli.add_command(detect_cmd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: maps every outcome to an exit code and a one-line message."""
+    try:
+        rc = cli.main(args=argv, prog_name="ssdnet", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        rc = 130
+    except click.ClickException as exc:
+        # UsageError (bad flags, bad values) and refusals raised as exitcodes.Refused.
+        click.echo(f"error: {exc.format_message()}", err=True)
+        rc = exitcodes.USAGE
+    except (exitcodes.Refused, ssdnet.ConfigError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        rc = exitcodes.USAGE
+    except Exception as exc:  # noqa: BLE001 - the one place that turns a crash into exit 1
+        click.echo(f"error: internal: {type(exc).__name__}: {exc}", err=True)
+        rc = exitcodes.INTERNAL
+    if isinstance(rc, int):
+        sys.exit(rc)
+    sys.exit(exitcodes.OK)
+
+
+if __name__ == "__main__":
+    main()

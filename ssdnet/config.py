@@ -1,0 +1,177 @@
+"""The one configuration object.
+
+Its fields are the CLI flags (``--steps`` for ``steps``), the keyword arguments of
+:func:`ssdnet.detect` and the provenance written next to every result. Presets fill the
+fields first, ``SSDNET_<FIELD>`` environment variables override the preset, explicit
+arguments override both.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+# Fields that never change a heatmap: where and how fast it ran, and what input is accepted.
+# A store is bound to the others (see Config.method_dict).
+RUNTIME_FIELDS = frozenset({"device", "threads", "max_pixels", "vgg19_weights"})
+
+
+def _opt(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class Config:
+    preset: str = _opt("paper", "Preset that fills every field not given: paper (best accuracy) or fast.",
+                       choices=("paper", "fast"))
+    size: int = _opt(256, "Working resolution: the image's shorter side is resized to this many pixels.")
+    features: str = _opt("patchncc", "Feature extractor for the perceptual loss and error map: "
+                         "patchncc (weight-free, default), randconv (weight-free) or vgg19.",
+                         choices=("patchncc", "randconv", "vgg19"))
+    vgg19_weights: str = _opt("", "Path of torchvision-format VGG19 ImageNet weights (.pth); "
+                              "empty: torch hub's checkpoint cache.")
+    max_pixels: int = _opt(50_000_000, "Refuse images with more pixels than this (decompression-bomb guard).")
+    seed: int = _opt(0, "Random seed of the fit (initialisation, patch sampling, corruptions).")
+    device: str = _opt("auto", "auto, cpu, cuda or cuda:N.")
+    threads: int = _opt(0, "Torch threads for the fit; 0 keeps torch's default.")
+    # --- the fit
+    steps: int = _opt(200, "Optimisation steps of the per-image fit.")
+    lr: float = _opt(2e-3, "Peak learning rate of the one-cycle schedule.")
+    batch: int = _opt(8, "Patches per step.")
+    width: int = _opt(16, "Channels of the U-Net's first level (doubled per level).")
+    scales: str = _opt("2,4,8", "Patch sizes as divisions of the shorter image side (2 = half the side).")
+    mask_ratio: float = _opt(0.3, "Fraction of mask blocks blanked in each training patch.")
+    mask_grid: int = _opt(8, "Mask blocks per patch side.")
+    shuffle_grid: int = _opt(4, "Sub-tiles per patch side permuted by patch shuffling (0 or 1 = off).")
+    shuffle_prob: float = _opt(0.5, "Probability that a training patch is shuffled.")
+    noise_sigma: float = _opt(0.03, "Standard deviation of the Gaussian noise added to the input.")
+    pixel_weight: float = _opt(100.0, "Weight of the pixel L2 loss.")
+    perceptual_weight: float = _opt(1.0, "Weight of the cosine perceptual loss (0 = pixel loss only).")
+    # --- the heatmap
+    infer_scales: str = _opt("1,2,4", "Downscale factors at which the clean-input error is measured.")
+    inpaint_blocks: str = _opt("8,16", "Block sizes (working pixels) of the checkerboard inpainting error.")
+    aggregation: str = _opt("product", "How the pixel and perceptual error maps combine: product, mean or max.",
+                            choices=("product", "mean", "max"))
+    smooth_sigma: float = _opt(4.0, "Gaussian smoothing of the final map, in working pixels.")
+
+    def __post_init__(self) -> None:
+        problems = validate(self)
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def method_dict(self) -> dict[str, Any]:
+        """The fields that determine a map: what a store is bound to."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_FIELDS}
+
+    def replace(self, **changes: Any) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def scale_list(self) -> list[int]:
+        return _int_list(self.scales)
+
+    @property
+    def infer_scale_list(self) -> list[int]:
+        return _int_list(self.infer_scales)
+
+    @property
+    def inpaint_block_list(self) -> list[int]:
+        return _int_list(self.inpaint_blocks)
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot run."""
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # A few seconds per 256x256 image on a 2-core CPU; see docs/METHOD.md for what it costs in accuracy.
+    "fast": {"steps": 60, "batch": 4, "width": 8, "size": 128, "infer_scales": "1,2",
+             "inpaint_blocks": "8", "smooth_sigma": 2.0},
+}
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(t) for t in str(text).replace(" ", "").split(",") if t]
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields(Config)]
+
+
+def validate(cfg: Config) -> list[str]:
+    out = []
+    choice = {f.name: f.metadata.get("choices") for f in fields(Config)}
+    for name, options in choice.items():
+        if options and getattr(cfg, name) not in options:
+            out.append(f"{name} must be one of {', '.join(options)} (got {getattr(cfg, name)!r})")
+    if cfg.size < 16:
+        out.append(f"size must be at least 16 (got {cfg.size})")
+    for name in ("steps", "batch", "width", "max_pixels", "mask_grid"):
+        if getattr(cfg, name) < 1:
+            out.append(f"{name} must be positive (got {getattr(cfg, name)})")
+    if cfg.threads < 0:
+        out.append(f"threads must be 0 (torch default) or positive (got {cfg.threads})")
+    if not 0.0 <= cfg.mask_ratio < 1.0:
+        out.append(f"mask_ratio must be in [0, 1) (got {cfg.mask_ratio})")
+    if not 0.0 <= cfg.shuffle_prob <= 1.0:
+        out.append(f"shuffle_prob must be in [0, 1] (got {cfg.shuffle_prob})")
+    for name in ("lr", "noise_sigma", "pixel_weight", "perceptual_weight", "smooth_sigma"):
+        if getattr(cfg, name) < 0:
+            out.append(f"{name} must not be negative (got {getattr(cfg, name)})")
+    for name in ("scales", "infer_scales", "inpaint_blocks"):
+        try:
+            values = _int_list(getattr(cfg, name))
+        except ValueError:
+            out.append(f"{name} must be comma-separated integers (got {getattr(cfg, name)!r})")
+            continue
+        if not values or min(values) < 1:
+            out.append(f"{name} must list positive integers (got {getattr(cfg, name)!r})")
+    dev = cfg.device
+    if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+        out.append(f"device must be auto, cpu, cuda or cuda:N (got {dev!r})")
+    return out
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Config)}[name]
+    if not isinstance(value, str) or kind == "str":
+        return value
+    try:
+        return {"int": int, "float": float}[kind](value)
+    except ValueError:
+        raise ConfigError(f"{name} must be {kind} (got {value!r})") from None
+
+
+def resolve(config: Config | dict | None = None, **overrides: Any) -> Config:
+    """Preset < environment (``SSDNET_<FIELD>``) < ``config`` < ``overrides``.
+
+    ``config`` may be a Config (all its fields count as given) or a dict of given fields.
+    ``None`` values in overrides mean "not given".
+    """
+    given: dict[str, Any] = {}
+    if isinstance(config, Config):
+        given.update(config.to_dict())
+    elif config:
+        given.update(config)
+    given.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = sorted(set(given) - set(field_names()))
+    if unknown:
+        raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
+    env = {n: os.environ[f"SSDNET_{n.upper()}"] for n in field_names() if f"SSDNET_{n.upper()}" in os.environ}
+    preset = given.get("preset", env.get("preset", "paper"))
+    if preset not in PRESETS:
+        raise ConfigError(f"preset must be one of {', '.join(PRESETS)} (got {preset!r})")
+    values: dict[str, Any] = dict(PRESETS[preset])
+    values.update({k: _coerce(k, v) for k, v in env.items()})
+    values.update({k: _coerce(k, v) for k, v in given.items()})
+    values["preset"] = preset
+    return Config(**values)

@@ -1,0 +1,95 @@
+"""From a fitted network to the anomaly heatmap (working resolution)."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .config import Config
+from .features import Extractor
+from .model import UNet
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    if sigma <= 0:
+        return x
+    radius = max(1, int(math.ceil(3 * sigma)))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    # Reflect padding needs pad < size; replicate is the safe fallback on tiny maps.
+    mode = "reflect" if radius < min(x.shape[-2:]) else "replicate"
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode=mode), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode=mode), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return x
+
+
+def reconstruction_error(model: UNet, image: torch.Tensor, factors: list[int]) -> torch.Tensor:
+    """Pixel L2 error of the clean input's reconstruction, averaged over downscale factors.
+
+    Coarser factors see a defect with more context around it, finer ones keep its edges.
+    """
+    h, w = image.shape[-2:]
+    maps = []
+    for f in factors:
+        x = image if f == 1 else F.interpolate(image, scale_factor=1 / f, mode="area")
+        if min(x.shape[-2:]) < 4:
+            continue
+        err = (model(x) - x).pow(2).mean(1, keepdim=True)
+        if f != 1:
+            err = F.interpolate(err, size=(h, w), mode="bilinear", align_corners=False)
+        maps.append(err)
+    return torch.stack(maps).mean(0)
+
+
+def checkerboard_masks(h: int, w: int, block: int, device: torch.device) -> torch.Tensor:
+    """Four masks (4, 1, H, W) that each blank a quarter of the blocks and together cover all."""
+    by = (torch.arange(h, device=device) // block) % 2
+    bx = (torch.arange(w, device=device) // block) % 2
+    phase = by[:, None] * 2 + bx[None, :]
+    return torch.stack([(phase == k).float() for k in range(4)]).unsqueeze(1)
+
+
+def inpainting_error(model: UNet, image: torch.Tensor, blocks: list[int], extractor: Extractor) -> torch.Tensor:
+    """Perceptual error of the image rebuilt from its surroundings.
+
+    Every block is hidden once (filled with the image mean, as in training) and predicted
+    from the visible blocks; the composite of the predictions is compared with the image
+    by the extractor's cosine. A defect cannot be predicted from normal surroundings.
+    """
+    h, w = image.shape[-2:]
+    fill = image.mean(dim=(2, 3), keepdim=True)
+    maps = []
+    for b in blocks:
+        masks = checkerboard_masks(h, w, b, image.device)
+        hidden = image * (1 - masks) + fill * masks  # (4, C, H, W)
+        recon = model(hidden)
+        composite = (recon * masks).sum(0, keepdim=True)
+        maps.append(1.0 - extractor.cosine_map(composite, image))
+    return torch.stack(maps).mean(0)
+
+
+def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str) -> torch.Tensor:
+    """Combine the two error maps.
+
+    ``product`` keeps only what both maps see: each alone has false positives of its own
+    kind (pixel error on high-contrast edges, perceptual error on flat low-texture areas).
+    ``mean`` and ``max`` first bring each map to unit median so neither dominates by scale.
+    """
+    if how == "product":
+        return pixel * perceptual.clamp_min(0)
+    p = pixel / pixel.median().clamp_min(1e-12)
+    q = perceptual / perceptual.median().clamp_min(1e-12)
+    return 0.5 * (p + q) if how == "mean" else torch.maximum(p, q)
+
+
+@torch.inference_mode()
+def heatmap(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor) -> torch.Tensor:
+    """(H, W) anomaly map of ``image`` (C, H, W) at working resolution."""
+    x = image.unsqueeze(0)
+    pixel = reconstruction_error(model, x, cfg.infer_scale_list)
+    perceptual = inpainting_error(model, x, cfg.inpaint_block_list, extractor)
+    combined = aggregate(pixel, perceptual, cfg.aggregation)
+    return gaussian_blur(combined, cfg.smooth_sigma)[0, 0]
