@@ -1,0 +1,184 @@
+"""Pooled-pixel metrics of a whole set (MVTec convention), accumulated one image at a time.
+
+``PooledMetrics.add(map, mask)`` per image, ``result()`` at the end. Up to ``exact_limit``
+pooled pixels every score is kept and the metrics are exact (scikit-learn for AUROC and
+average precision). Past that the kept scores fix the bin edges (their quantiles) and every
+pixel from then on only increments histograms, so memory no longer grows with the set.
+
+Why quantile edges: each bin then holds about 1/``n_bins`` of the pixels, so the fraction of
+(defect, normal) pixel pairs that share a bin - the only pairs whose order binning loses - is
+about 1/``n_bins`` whatever the shape of the score distribution; the AUROC error is at most
+half of that. Scores outside the kept sample's range fall into the two open end bins.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+# 16 images of 1024x1024 stay exact; held as float32 score + float32 region weight + bool label
+# (9 bytes a pixel), plus the sort inside scikit-learn: under 1 GB at the limit.
+EXACT_PIXEL_LIMIT = 16_000_000
+N_BINS = 8192
+AUPRO_FPR_LIMIT = 0.3
+# MVTec AD's evaluation code labels defect regions with 8-connectivity.
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=int)
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 names it trapz
+
+
+def region_weights(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per pixel 1/(size of its connected defect region), 0 outside; and the number of regions.
+
+    Summed over the pixels above a threshold this is the sum over regions of their overlap,
+    which is what the PRO curve averages.
+    """
+    labels, n = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+    if n == 0:
+        return np.zeros(mask.shape, dtype=np.float64), 0
+    sizes = np.bincount(labels.ravel())
+    inverse = np.zeros(n + 1, dtype=np.float64)
+    inverse[1:] = 1.0 / sizes[1:]
+    return inverse[labels], n
+
+
+@dataclass
+class Counts:
+    """Per score level, in ascending score order: defect pixels, normal pixels, region weight."""
+    pos: np.ndarray
+    neg: np.ndarray
+    pro: np.ndarray
+    regions: int
+
+
+def curve_metrics(c: Counts) -> dict[str, float | None]:
+    """AUROC, AP, F1-max and AUPRO from counts, thresholding at every level (ties kept together)."""
+    tp = np.cumsum(c.pos[::-1], dtype=np.float64)
+    fp = np.cumsum(c.neg[::-1], dtype=np.float64)
+    pro_sum = np.cumsum(c.pro[::-1], dtype=np.float64)
+    n_pos, n_neg = tp[-1] if tp.size else 0.0, fp[-1] if fp.size else 0.0
+    if n_pos == 0 or n_neg == 0:
+        return {"auroc": None, "auprc": None, "f1_max": None, "aupro": None}
+    tpr = np.concatenate([[0.0], tp / n_pos])
+    fpr = np.concatenate([[0.0], fp / n_neg])
+    auroc = float(_trapezoid(tpr, fpr))
+    predicted = tp + fp
+    precision = np.divide(tp, predicted, out=np.ones_like(tp), where=predicted > 0)
+    # scikit-learn's average precision: step sum, precision at each new recall level.
+    ap = float(np.sum(np.diff(tpr) * precision))
+    recall = tp / n_pos
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp),
+                   where=(precision + recall) > 0)
+    pro = np.concatenate([[0.0], pro_sum / c.regions])
+    return {"auroc": auroc, "auprc": ap, "f1_max": float(f1.max()),
+            "aupro": integrate_to(fpr, pro, AUPRO_FPR_LIMIT) / AUPRO_FPR_LIMIT}
+
+
+def integrate_to(x: np.ndarray, y: np.ndarray, limit: float) -> float:
+    """Trapezoid area under y(x) (x ascending, from 0) up to x = limit, interpolating y there."""
+    inside = x <= limit
+    xs, ys = x[inside], y[inside]
+    if xs[-1] < limit and inside.sum() < x.size:
+        j = int(np.argmax(~inside))
+        t = (limit - x[j - 1]) / (x[j] - x[j - 1])
+        xs = np.append(xs, limit)
+        ys = np.append(ys, y[j - 1] + t * (y[j] - y[j - 1]))
+    return float(_trapezoid(ys, xs))
+
+
+class PooledMetrics:
+    """Accumulates maps and masks of a set; ``result()`` gives the pooled pixel metrics."""
+
+    def __init__(self, exact_limit: int = EXACT_PIXEL_LIMIT, n_bins: int = N_BINS):
+        self.exact_limit = exact_limit
+        self.n_bins = n_bins
+        self._scores: list[np.ndarray] = []
+        self._weights: list[np.ndarray] = []
+        self._labels: list[np.ndarray] = []
+        self._kept = 0
+        self._regions = 0
+        self._cuts: np.ndarray | None = None
+        self._hist: Counts | None = None
+
+    @property
+    def mode(self) -> str:
+        return "exact" if self._cuts is None else "binned"
+
+    def add(self, score_map: np.ndarray, mask: np.ndarray | None) -> None:
+        if mask is None:
+            mask = np.zeros(score_map.shape, dtype=bool)
+        if score_map.shape != mask.shape:
+            raise ValueError(f"map {score_map.shape} and mask {mask.shape} differ in shape")
+        scores = np.asarray(score_map, dtype=np.float32).ravel()
+        if not np.isfinite(scores).all():
+            raise ValueError("map has NaN or infinite values")
+        weights, n = region_weights(mask)
+        self._regions += n
+        labels = mask.ravel().astype(bool)
+        if self._cuts is None and self._kept + scores.size <= self.exact_limit:
+            self._scores.append(scores)
+            self._weights.append(weights.ravel().astype(np.float32))
+            self._labels.append(labels)
+            self._kept += scores.size
+            return
+        if self._cuts is None:
+            self._switch_to_bins(scores)
+        self._bin(scores, labels, weights.ravel())
+
+    def _switch_to_bins(self, incoming: np.ndarray) -> None:
+        sample = np.concatenate(self._scores + [incoming])
+        self._cuts = np.unique(np.quantile(sample, np.linspace(0, 1, self.n_bins + 1)).astype(np.float32))
+        size = self._cuts.size + 1
+        self._hist = Counts(np.zeros(size, np.int64), np.zeros(size, np.int64), np.zeros(size), 0)
+        for s, w, lab in zip(self._scores, self._weights, self._labels):
+            self._bin(s, lab, w.astype(np.float64))
+        self._scores, self._weights, self._labels = [], [], []
+        self._kept = 0
+
+    def _bin(self, scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> None:
+        idx = np.searchsorted(self._cuts, scores, side="right")
+        size = self._hist.pos.size
+        self._hist.pos += np.bincount(idx[labels], minlength=size)
+        self._hist.neg += np.bincount(idx[~labels], minlength=size)
+        self._hist.pro += np.bincount(idx[labels], weights=weights[labels], minlength=size)
+
+    def counts(self) -> Counts:
+        """Counts per distinct score (exact) or per bin (binned), ascending."""
+        if self._cuts is not None:
+            return Counts(self._hist.pos, self._hist.neg, self._hist.pro, self._regions)
+        if not self._scores:
+            return Counts(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), 0)
+        scores = np.concatenate(self._scores)
+        labels = np.concatenate(self._labels)
+        _, level = np.unique(scores, return_inverse=True)
+        size = int(level.max()) + 1
+        return Counts(np.bincount(level[labels], minlength=size), np.bincount(level[~labels], minlength=size),
+                      np.bincount(level, weights=np.concatenate(self._weights).astype(np.float64), minlength=size),
+                      self._regions)
+
+    def result(self) -> dict[str, float | None]:
+        out = curve_metrics(self.counts())
+        if self._cuts is None and out["auroc"] is not None:
+            scores = np.concatenate(self._scores)
+            labels = np.concatenate(self._labels)
+            out["auroc"] = float(roc_auc_score(labels, scores))
+            out["auprc"] = float(average_precision_score(labels, scores))
+        return {"pixel_auroc": out["auroc"], "pixel_auprc": out["auprc"], "pixel_aupro": out["aupro"],
+                "pixel_f1_max": out["f1_max"]}
+
+
+def image_auroc(scores: list[float], defective: list[bool]) -> float | None:
+    """AUROC of image scores; None unless the set has both defect-free and defective images."""
+    if len(set(defective)) < 2:
+        return None
+    return float(roc_auc_score(np.asarray(defective, dtype=bool), np.asarray(scores, dtype=np.float64)))
+
+
+def single_image(score_map: np.ndarray, mask: np.ndarray | None) -> dict[str, float | None]:
+    """An image's own AUROC and AP; None for an image with no defect pixels (or only defect pixels)."""
+    labels = np.zeros(score_map.size, dtype=bool) if mask is None else mask.ravel().astype(bool)
+    scores = score_map.ravel()
+    if labels.all() or not labels.any():
+        return {"auroc": None, "auprc": None}
+    return {"auroc": float(roc_auc_score(labels, scores)), "auprc": float(average_precision_score(labels, scores))}

@@ -1,0 +1,57 @@
+import dataclasses
+
+import pytest
+
+from ssdnet.config import PRESETS, RUNTIME_FIELDS, Config, ConfigError, field_names, resolve
+
+
+def test_paper_is_the_default_preset():
+    assert resolve() == Config()
+    assert resolve().preset == "paper"
+
+
+def test_fast_preset_fills_fields_and_overrides_win():
+    cfg = resolve(preset="fast", steps=7)
+    assert cfg.steps == 7
+    for k, v in PRESETS["fast"].items():
+        if k != "steps":
+            assert getattr(cfg, k) == v
+
+
+def test_environment_overrides_the_preset_and_arguments_override_the_environment(monkeypatch):
+    monkeypatch.setenv("SSDNET_STEPS", "33")
+    monkeypatch.setenv("SSDNET_NOISE_SIGMA", "0.1")
+    assert resolve(preset="fast").steps == 33
+    assert resolve().noise_sigma == 0.1
+    assert resolve(steps=5).steps == 5
+
+
+def test_bad_environment_value_names_the_field(monkeypatch):
+    monkeypatch.setenv("SSDNET_STEPS", "many")
+    with pytest.raises(ConfigError, match="steps"):
+        resolve()
+
+
+@pytest.mark.parametrize("bad", [dict(size=4), dict(device="gpu"), dict(features="resnet"),
+                                 dict(mask_ratio=1.5), dict(scales="2,x"), dict(steps=0), dict(threads=-1)])
+def test_invalid_values_are_refused_with_the_field_name(bad):
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        resolve(**bad)
+
+
+def test_unknown_option_is_refused():
+    with pytest.raises(ConfigError, match="unknown option"):
+        resolve(stepz=3)
+
+
+def test_method_dict_excludes_runtime_fields_only():
+    d = resolve().method_dict()
+    assert set(d) == set(field_names()) - RUNTIME_FIELDS
+    assert "seed" in d and "device" not in d
+
+
+def test_config_round_trips_through_json():
+    import json
+    cfg = resolve(preset="fast", seed=3)
+    assert Config(**json.loads(cfg.to_json())) == cfg
+    assert dataclasses.is_dataclass(cfg)
