@@ -5,40 +5,57 @@ import contextlib
 import os
 from typing import Iterator
 
-from distributed import Client, LocalCluster
+import dask
+from distributed import Client
 
-from .spec import ClusterSpec
-
-
-class ClusterError(RuntimeError):
-    """A cluster that cannot be reached or started; the message says which and why."""
+from .security import make_security
+from .spec import JOBQUEUE_KINDS, ClusterError, ClusterSpec
 
 
 @contextlib.contextmanager
-def connect(spec: ClusterSpec | None = None) -> Iterator[Client]:
+def connect(spec: ClusterSpec | None = None, timeout: str = "30s") -> Iterator[Client]:
     spec = spec or ClusterSpec()
+    # Worker processes are spawned, never forked: a forked child cannot use CUDA.
+    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+        if spec.kind in ("address", "scheduler-file"):
+            with _existing(spec, timeout) as client:
+                yield client
+            return
+        with _started(spec) as cluster:
+            with Client(cluster, security=make_security(spec)) as client:
+                yield client
+
+
+def _started(spec: ClusterSpec):
     if spec.kind == "local":
-        n = spec.workers or (os.cpu_count() or 1)
-        # Bound to loopback; worker processes die with us; spawn (not fork) so CUDA works in them.
-        with LocalCluster(n_workers=n, threads_per_worker=spec.threads_per_worker, processes=True,
-                          host="127.0.0.1", dashboard_address="127.0.0.1:0" if spec.dashboard else None,
-                          memory_limit=spec.memory_limit) as lc, Client(lc) as client:
-            yield client
-    elif spec.kind == "address":
-        try:
-            client = Client(spec.address, timeout="30s")
-        except OSError as exc:
-            raise ClusterError(f"scheduler {spec.address}: cannot connect ({exc})") from None
-        with client:
-            yield client
-    elif spec.kind == "scheduler-file":
+        from .local import local_cluster
+        return local_cluster(spec)
+    if spec.kind == "cuda":
+        from .local import cuda_cluster
+        return cuda_cluster(spec)
+    if spec.kind in JOBQUEUE_KINDS:
+        from .jobqueue import jobqueue_cluster
+        return jobqueue_cluster(spec)
+    raise ClusterError(f"unknown cluster kind {spec.kind!r}")
+
+
+@contextlib.contextmanager
+def _existing(spec: ClusterSpec, timeout: str) -> Iterator[Client]:
+    security = make_security(spec)
+    if spec.kind == "address":
+        where, kw = f"scheduler {spec.address}", {"address": spec.address}
+    else:
         if not os.path.isfile(spec.scheduler_file):
             raise ClusterError(f"scheduler file {spec.scheduler_file}: no such file")
-        try:
-            client = Client(scheduler_file=spec.scheduler_file, timeout="30s")
-        except OSError as exc:
-            raise ClusterError(f"scheduler file {spec.scheduler_file}: cannot connect ({exc})") from None
-        with client:
-            yield client
-    else:
-        raise ClusterError(f"unknown cluster kind {spec.kind!r}")
+        where, kw = f"scheduler file {spec.scheduler_file}", {"scheduler_file": spec.scheduler_file}
+    try:
+        client = Client(timeout=timeout, security=security, **kw)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"{where}: cannot connect ({exc})") from None
+    except (ValueError, TypeError, AssertionError) as exc:
+        # distributed's words for a TLS mismatch (tls:// without certificates, or
+        # require_encryption and a tcp:// address): a refusal, not a crash.
+        hint = "" if spec.tls else "; a tls:// scheduler needs tls_ca_file and tls_cert"
+        raise ClusterError(f"{where}: refused ({type(exc).__name__}: {exc}){hint}") from None
+    with client:
+        yield client
