@@ -9,10 +9,13 @@ import sys
 
 import click
 
+import cluster
 import ssdnet
 
 from pipeline import exitcodes
+from pipeline.commands.cluster_info import cluster_group
 from pipeline.commands.detect import detect_cmd
+from pipeline.commands.submit import submit_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -22,6 +25,8 @@ def cli() -> None:
 
 
 cli.add_command(detect_cmd)
+cli.add_command(cluster_group)
+cli.add_command(submit_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         # UsageError (bad flags, bad values) and refusals raised as exitcodes.Refused.
         click.echo(f"error: {exc.format_message()}", err=True)
         rc = exitcodes.USAGE
-    except (exitcodes.Refused, ssdnet.ConfigError) as exc:
+    except (exitcodes.Refused, ssdnet.ConfigError, cluster.ClusterError) as exc:
         click.echo(f"error: {exc}", err=True)
         rc = exitcodes.USAGE
     except Exception as exc:  # noqa: BLE001 - the one place that turns a crash into exit 1

@@ -1,0 +1,65 @@
+"""The cluster flags every cluster-using command shares, and the spec they resolve to.
+
+``--cluster-config FILE`` (or SSDNET_CLUSTER_CONFIG) gives the file; the other flags win
+over it. ``--scheduler`` / ``--scheduler-file`` are shorthands for the kinds address and
+scheduler-file. A bad file or flag is a usage error (exit 2).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+import cluster
+
+CONFIG_ENV = "SSDNET_CLUSTER_CONFIG"
+_OPTIONS = ("cluster_kind", "cluster_config", "scheduler", "scheduler_file",
+            "tls_ca_file", "tls_cert", "tls_key")
+
+
+def cluster_options(func: Callable) -> Callable:
+    opts = [
+        click.option("--cluster", "cluster_kind", type=click.Choice(cluster.KINDS), default=None,
+                     help="Where the work runs [default: local, or the config file's kind]."),
+        click.option("--cluster-config", "cluster_config", type=click.Path(dir_okay=False),
+                     envvar=CONFIG_ENV, default=None,
+                     help=f"TOML file of cluster keys (docs/CLUSTER.md) [env: {CONFIG_ENV}]."),
+        click.option("--scheduler", "scheduler", metavar="ADDRESS", default=None,
+                     help="Use a running scheduler (kind address), e.g. tcp://host:8786."),
+        click.option("--scheduler-file", "scheduler_file", type=click.Path(dir_okay=False), default=None,
+                     help="Use the running scheduler that wrote FILE (kind scheduler-file)."),
+        click.option("--tls-ca-file", default=None, type=click.Path(dir_okay=False),
+                     help="CA certificate: connect over TLS only."),
+        click.option("--tls-cert", default=None, type=click.Path(dir_okay=False),
+                     help="This side's certificate (PEM)."),
+        click.option("--tls-key", default=None, type=click.Path(dir_okay=False),
+                     help="Key of --tls-cert, if not inside it."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def spec_from(kwargs: dict[str, Any], **flags: Any) -> cluster.ClusterSpec:
+    """Pop the cluster flags from a command's kwargs; ``flags`` are more overrides (e.g. workers)."""
+    given = {name: kwargs.pop(name, None) for name in _OPTIONS}
+    kind = given["cluster_kind"]
+    if given["scheduler"] and given["scheduler_file"]:
+        raise click.UsageError("--scheduler and --scheduler-file exclude each other")
+    for flag, implied in (("scheduler", "address"), ("scheduler_file", "scheduler-file")):
+        if given[flag]:
+            if kind not in (None, implied):
+                raise click.UsageError(f"--{flag.replace('_', '-')} implies --cluster {implied}, "
+                                       f"not {kind}")
+            kind = implied
+    overrides = {"kind": kind, "address": given["scheduler"], "scheduler_file": given["scheduler_file"],
+                 "tls_ca_file": given["tls_ca_file"], "tls_cert": given["tls_cert"],
+                 "tls_key": given["tls_key"], **flags}
+    try:
+        return cluster.load_spec(given["cluster_config"], **overrides)
+    except cluster.ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def config_path(kwargs: dict[str, Any]) -> str | None:
+    return kwargs.get("cluster_config")
