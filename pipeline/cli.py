@@ -15,6 +15,7 @@ import ssdnet
 from pipeline import exitcodes
 from pipeline.commands.cluster_info import cluster_group
 from pipeline.commands.detect import detect_cmd
+from pipeline.commands.eval import eval_cmd
 from pipeline.commands.submit import submit_cmd
 
 
@@ -25,6 +26,7 @@ def cli() -> None:
 
 
 cli.add_command(detect_cmd)
+cli.add_command(eval_cmd)
 cli.add_command(cluster_group)
 cli.add_command(submit_cmd)
 

@@ -1,8 +1,8 @@
 """Pooled-pixel metrics of a whole set (MVTec convention), accumulated one image at a time.
 
 ``PooledMetrics.add(map, mask)`` per image, ``result()`` at the end. Up to ``exact_limit``
-pooled pixels every score is kept and the metrics are exact (scikit-learn for AUROC and
-average precision). Past that the kept scores fix the bin edges (their quantiles) and every
+pooled pixels every score is kept and the metrics are exact (every distinct score is a
+threshold; AUROC and average precision equal scikit-learn's, checked in the tests). Past that the kept scores fix the bin edges (their quantiles) and every
 pixel from then on only increments histograms, so memory no longer grows with the set.
 
 Why quantile edges: each bin then holds about 1/``n_bins`` of the pixels, so the fraction of
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
 # 16 images of 1024x1024 stay exact; held as float32 score + float32 region weight + bool label
 # (9 bytes a pixel), plus the sort inside scikit-learn: under 1 GB at the limit.
@@ -149,23 +149,22 @@ class PooledMetrics:
             return Counts(self._hist.pos, self._hist.neg, self._hist.pro, self._regions)
         if not self._scores:
             return Counts(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), 0)
-        scores = np.concatenate(self._scores)
-        labels = np.concatenate(self._labels)
-        _, level = np.unique(scores, return_inverse=True)
-        size = int(level.max()) + 1
-        return Counts(np.bincount(level[labels], minlength=size), np.bincount(level[~labels], minlength=size),
-                      np.bincount(level, weights=np.concatenate(self._weights).astype(np.float64), minlength=size),
-                      self._regions)
+        return exact_counts(np.concatenate(self._scores), np.concatenate(self._labels),
+                            np.concatenate(self._weights), self._regions)
 
     def result(self) -> dict[str, float | None]:
         out = curve_metrics(self.counts())
-        if self._cuts is None and out["auroc"] is not None:
-            scores = np.concatenate(self._scores)
-            labels = np.concatenate(self._labels)
-            out["auroc"] = float(roc_auc_score(labels, scores))
-            out["auprc"] = float(average_precision_score(labels, scores))
         return {"pixel_auroc": out["auroc"], "pixel_auprc": out["auprc"], "pixel_aupro": out["aupro"],
                 "pixel_f1_max": out["f1_max"]}
+
+
+def exact_counts(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, regions: int) -> Counts:
+    """Counts per distinct score: one sort, where scikit-learn's AUROC and AP sort twice (equal results)."""
+    _, level = np.unique(scores, return_inverse=True)
+    level = level.ravel()
+    size = int(level.max()) + 1
+    return Counts(np.bincount(level[labels], minlength=size), np.bincount(level[~labels], minlength=size),
+                  np.bincount(level, weights=weights.astype(np.float64), minlength=size), regions)
 
 
 def image_auroc(scores: list[float], defective: list[bool]) -> float | None:
@@ -177,8 +176,9 @@ def image_auroc(scores: list[float], defective: list[bool]) -> float | None:
 
 def single_image(score_map: np.ndarray, mask: np.ndarray | None) -> dict[str, float | None]:
     """An image's own AUROC and AP; None for an image with no defect pixels (or only defect pixels)."""
-    labels = np.zeros(score_map.size, dtype=bool) if mask is None else mask.ravel().astype(bool)
-    scores = score_map.ravel()
+    scores = np.asarray(score_map, dtype=np.float32).ravel()
+    labels = np.zeros(scores.size, dtype=bool) if mask is None else mask.ravel().astype(bool)
     if labels.all() or not labels.any():
         return {"auroc": None, "auprc": None}
-    return {"auroc": float(roc_auc_score(labels, scores)), "auprc": float(average_precision_score(labels, scores))}
+    out = curve_metrics(exact_counts(scores, labels, np.zeros(scores.size), 1))
+    return {"auroc": out["auroc"], "auprc": out["auprc"]}

@@ -11,10 +11,11 @@ from scipy import ndimage
 
 from .common import gray, resize
 
-# The paper works on a fixed small image (64 px); SIZE and SIGMA are chosen in docs/RESULTS.md.
-SIZE = 64
-# Gaussian smoothing of the squared inverse transform, in working pixels (the paper's g(x)).
-SIGMA = 2.5
+# The paper works on a 64 px image; on these defect sets a 256 x 256 working image localises
+# much better (mvtec_ad_grid pixel AUROC 0.96 against 0.81; docs/RESULTS.md).
+SIZE = 256
+# Gaussian smoothing of the squared inverse transform (the paper's g(x)), in working pixels.
+SIGMA = 3.0
 # The paper's local average h_n of the log spectrum: an n x n box, n = 3.
 BOX = 3
 

@@ -1,0 +1,147 @@
+"""Accuracy of SSDnet and the baselines on the real defect sets; keeps docs/RESULTS.md current.
+
+    .venv/bin/python bench/accuracy.py --methods glcm,ssd --sets crackforest --limit neu_seg=40
+
+Every run merges its rows into bench/results.json - keyed by (set, method, preset), so
+re-running one method on one set replaces just that row - and renders the tables of
+docs/RESULTS.md from the whole file, between the generated-block markers; the prose around
+them is kept as written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ssdnet.evaluation import METHODS, evaluate  # noqa: E402
+
+BASELINES = [m for m in METHODS if m != "ssdnet"]
+BEGIN, END = "<!-- results:begin (bench/accuracy.py writes this block) -->", "<!-- results:end -->"
+COLUMNS = (("method", "method", "{}"), ("preset", "preset", "{}"), ("images", "n_images", "{}"),
+           ("limit", "limit", "{}"), ("pixel AUROC", "pixel_auroc", "{:.3f}"),
+           ("pixel AUPRC", "pixel_auprc", "{:.3f}"), ("AUPRO@0.3", "pixel_aupro", "{:.3f}"),
+           ("F1-max", "pixel_f1_max", "{:.3f}"), ("image AUROC", "image_auroc", "{:.3f}"),
+           ("s/image", "seconds_per_image", "{:.2f}"), ("metrics", "pixel_metrics", "{}"),
+           ("commit", "commit", "`{}`"))
+
+
+def parse_limits(text: str | None) -> tuple[int | None, dict[str, int]]:
+    """``40`` (every set) or ``neu_seg=40,magnetic_tile=40`` (those sets only), or both mixed."""
+    default, per_set = None, {}
+    for part in filter(None, (text or "").split(",")):
+        if "=" in part:
+            name, n = part.split("=", 1)
+            per_set[name.strip()] = int(n)
+        else:
+            default = int(part)
+    return default, per_set
+
+
+def git_commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "ssdnet", "bench/accuracy.py")
+    return head + ("+dirty" if dirty else "")
+
+
+def row_key(row: dict) -> str:
+    return f"{row['dataset']}|{row['method']}|{row['preset']}"
+
+
+def load(path: Path) -> dict[str, dict]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def fmt(value, pattern: str) -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
+def render_tables(rows: dict[str, dict]) -> str:
+    out = []
+    for dataset in sorted({r["dataset"] for r in rows.values()}):
+        out += [f"### {dataset}", "", "| " + " | ".join(c[0] for c in COLUMNS) + " |",
+                "|" + "---|" * len(COLUMNS)]
+        chosen = sorted((r for r in rows.values() if r["dataset"] == dataset),
+                        key=lambda r: (r["method"] != "ssdnet", r["method"], str(r["preset"])))
+        for r in chosen:
+            out.append("| " + " | ".join(fmt(r.get(key), pattern) for _, key, pattern in COLUMNS) + " |")
+        out += ["", "Reproduce:", ""] + [f"    {r['command']}" for r in chosen] + [""]
+    return "\n".join(out)
+
+
+def write_markdown(path: Path, rows: dict[str, dict]) -> None:
+    text = path.read_text() if path.is_file() else f"# Results\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        text = text.rstrip() + f"\n\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    path.write_text(f"{head}{BEGIN}\n{render_tables(rows)}\n{END}{tail}")
+
+
+def command_for(dataset: str, method: str, limit: int | None, overrides: dict, args: argparse.Namespace) -> str:
+    parts = [".venv/bin/python", "bench/accuracy.py", "--sets", dataset, "--methods", method]
+    if limit:
+        parts += ["--limit", str(limit)]
+    if method == "ssdnet":
+        parts += [f"--preset={args.preset}"] + [f"--option={k}={v}" for k, v in sorted(overrides.items())]
+    if args.datasets != default_datasets():
+        parts += ["--datasets", args.datasets]
+    return shlex.join(parts)
+
+
+def default_datasets() -> str:
+    return str(ROOT.parent / "shared" / "datasets")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets", default=default_datasets(), help="Folder of sets (default ../shared/datasets).")
+    p.add_argument("--sets", default="", help="Comma-separated set names (default: every set in --datasets).")
+    p.add_argument("--methods", default=",".join(BASELINES), help=f"Comma-separated, of {', '.join(METHODS)}.")
+    p.add_argument("--limit", default=None, help="N for every set, or set=N,... for some (stratified subset).")
+    p.add_argument("--preset", default="fast", help="SSDnet preset (baselines have none).")
+    p.add_argument("--option", action="append", default=[], metavar="FIELD=VALUE",
+                   help="Further SSDnet config field, repeatable (e.g. --option steps=100).")
+    p.add_argument("--results", default=str(ROOT / "bench" / "results.json"))
+    p.add_argument("--markdown", default=str(ROOT / "docs" / "RESULTS.md"))
+    p.add_argument("--per-image-dir", default=str(ROOT / "bench" / "out"),
+                   help="Per-image CSVs go to DIR/<set>/<method>.csv.")
+    args = p.parse_args(argv)
+    root = Path(args.datasets)
+    sets = [s for s in args.sets.split(",") if s] or sorted(d.name for d in root.iterdir() if (d / "images").is_dir())
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        p.error(f"unknown method(s): {', '.join(unknown)}")
+    overrides = dict(o.split("=", 1) for o in args.option)
+    default_limit, limits = parse_limits(args.limit)
+    results, markdown = Path(args.results), Path(args.markdown)
+    commit = git_commit()
+    for dataset in sets:
+        limit = limits.get(dataset, default_limit)
+        for method in methods:
+            config = {"preset": args.preset, **overrides} if method == "ssdnet" else None
+            start = time.perf_counter()
+            row = evaluate(root / dataset, method, config, limit,
+                           Path(args.per_image_dir) / dataset / f"{method}.csv")
+            row.update(limit=limit, commit=commit, date=time.strftime("%Y-%m-%d"),
+                       command=command_for(dataset, method, limit, overrides, args))
+            rows = load(results)
+            rows[row_key(row)] = row
+            results.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
+            write_markdown(markdown, rows)
+            print(f"{dataset} {method}: AUROC {fmt(row['pixel_auroc'], '{:.3f}')} "
+                  f"AUPRO {fmt(row['pixel_aupro'], '{:.3f}')} ({time.perf_counter() - start:.0f}s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
