@@ -6,7 +6,8 @@ scheduler-file. A bad file or flag is a usage error (exit 2).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -17,7 +18,9 @@ _OPTIONS = ("cluster_kind", "cluster_config", "scheduler", "scheduler_file",
             "tls_ca_file", "tls_cert", "tls_key")
 
 
-def cluster_options(func: Callable) -> Callable:
+def cluster_options(func: Callable, shorthands: bool = True) -> Callable:
+    """Add the cluster flags; ``shorthands=False`` leaves out --scheduler / --scheduler-file
+    for a command that declares those itself."""
     opts = [
         click.option("--cluster", "cluster_kind", type=click.Choice(cluster.KINDS), default=None,
                      help="Where the work runs [default: local, or the config file's kind]."),
@@ -35,9 +38,39 @@ def cluster_options(func: Callable) -> Callable:
         click.option("--tls-key", default=None, type=click.Path(dir_okay=False),
                      help="Key of --tls-cert, if not inside it."),
     ]
+    if not shorthands:
+        del opts[2:4]  # --scheduler, --scheduler-file
     for opt in reversed(opts):
         func = opt(func)
     return func
+
+
+def cluster_config_options(func: Callable) -> Callable:
+    """--cluster, --cluster-config and the TLS flags, for ``ssdnet scan`` (which has its own
+    --scheduler / --scheduler-file)."""
+    return cluster_options(func, shorthands=False)
+
+
+def pop_cluster_flags(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The flags cluster_config_options added (the command's own --scheduler* stay)."""
+    return {name: kwargs.pop(name) for name in _OPTIONS
+            if name in kwargs and name not in ("scheduler", "scheduler_file")}
+
+
+@contextlib.contextmanager
+def scan_cluster(flags: dict[str, Any], scan_values: dict[str, Any]) -> Iterator[Any]:
+    """The client of the cluster --cluster / --cluster-config name, or None when neither is
+    given (the scan then starts its own). Takes --scheduler, --scheduler-file and --workers
+    out of ``scan_values`` into the spec, where they win over the file."""
+    if not any(flags.get(k) for k in ("cluster_kind", "cluster_config", "tls_ca_file")):
+        yield None
+        return
+    flags = {**flags, "scheduler": scan_values.pop("scheduler", None) or None,
+             "scheduler_file": scan_values.pop("scheduler_file", None) or None}
+    workers = scan_values.pop("workers", None) or None
+    spec = spec_from(flags, workers=workers)
+    with cluster.connect(spec) as client:
+        yield client
 
 
 def spec_from(kwargs: dict[str, Any], **flags: Any) -> cluster.ClusterSpec:

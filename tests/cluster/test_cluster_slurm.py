@@ -48,7 +48,7 @@ def test_worker_runs_inside_a_slurm_job_and_the_job_ends_with_us(tmp_path, slurm
 def test_retired_workers_are_replaced_so_a_scan_outlives_one_job(tmp_path, slurm, slurm_jobs):
     # lifetime stands in for "the walltime is near": the worker retires, its job ends and the
     # adaptive cluster submits a new one, with no task lost.
-    spec = slurm_spec(tmp_path, jobs=1, lifetime="6s", lifetime_stagger="1s")
+    spec = slurm_spec(tmp_path, jobs=1, lifetime="4s", lifetime_stagger="1s")
     with cluster.connect(spec) as client:
         client.wait_for_workers(1, timeout=90)
         first = set(job_of_each_worker(client).values())
