@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from dask.utils import format_bytes, parse_bytes
+from dask.utils import parse_bytes
 
 from .gpu import WORKERS_PER_JOB_ENV
 from .security import make_security, protocol
@@ -63,7 +63,9 @@ def job_kwargs(spec: ClusterSpec) -> dict[str, Any]:
     if spec.account:
         kw["account" if spec.kind in ("slurm", "pbs") else "project"] = spec.account
     if spec.kind == "pbs" and spec.gpus_per_job:
-        mem = format_bytes(parse_bytes(spec.memory)).replace(" ", "").replace("iB", "B")
+        from dask_jobqueue.pbs import pbs_format_bytes_ceil
+
+        mem = pbs_format_bytes_ceil(parse_bytes(spec.memory))
         kw["resource_spec"] = f"select=1:ncpus={spec.cores}:ngpus={spec.gpus_per_job}:mem={mem}"
     return kw
 

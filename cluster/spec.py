@@ -48,7 +48,7 @@ class ClusterSpec:
                              ("scheduler-file",))
     # --- where things listen
     host: str = _f("", "Address the scheduler (and local workers) bind to; empty: 127.0.0.1 for "
-                   "local and cuda, the interface's address for batch kinds.")
+                   "local and cuda; batch kinds: interface, else every interface.")
     dashboard: bool = _f(True, "Serve the scheduler's dashboard.")
     dashboard_address: str = _f("127.0.0.1:0", "Where the dashboard listens (port 0: any free port).")
     # --- TLS between client, scheduler and workers
