@@ -7,8 +7,9 @@ pixel from then on only increments histograms, so memory no longer grows with th
 
 Why quantile edges: each bin then holds about 1/``n_bins`` of the pixels, so the fraction of
 (defect, normal) pixel pairs that share a bin - the only pairs whose order binning loses - is
-about 1/``n_bins`` whatever the shape of the score distribution; the AUROC error is at most
-half of that. Scores outside the kept sample's range fall into the two open end bins.
+about that, whatever the shape of the score distribution, and the AUROC error at most half of
+it. Scores outside the kept sample's range fall into the two open end bins. The highest
+``top_exact`` scores stay exact (see PooledMetrics). The tests bound the difference to exact.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from sklearn.metrics import roc_auc_score
 # (9 bytes a pixel), plus the sort inside scikit-learn: under 1 GB at the limit.
 EXACT_PIXEL_LIMIT = 16_000_000
 N_BINS = 8192
+# Highest-scoring pixels kept exactly in binned mode (9 bytes each).
+TOP_EXACT = 2_000_000
 AUPRO_FPR_LIMIT = 0.3
 # MVTec AD's evaluation code labels defect regions with 8-connectivity.
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=int)
@@ -87,16 +90,42 @@ def integrate_to(x: np.ndarray, y: np.ndarray, limit: float) -> float:
     return float(_trapezoid(ys, xs))
 
 
-class PooledMetrics:
-    """Accumulates maps and masks of a set; ``result()`` gives the pooled pixel metrics."""
+def bin_cuts(sample: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bin edges at evenly spaced quantiles of ``sample``."""
+    ordered = np.sort(sample)
+    picks = np.round(np.linspace(0.0, 1.0, n_bins + 1) * (sample.size - 1)).astype(np.int64)
+    return np.unique(ordered[picks])
 
-    def __init__(self, exact_limit: int = EXACT_PIXEL_LIMIT, n_bins: int = N_BINS):
+
+@dataclass
+class Pixels:
+    scores: np.ndarray   # float32
+    labels: np.ndarray   # bool, True = defect
+    weights: np.ndarray  # float32, region_weights
+
+    @staticmethod
+    def join(parts: list["Pixels"]) -> "Pixels":
+        return Pixels(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("scores", "labels", "weights")))
+
+    def take(self, index: np.ndarray) -> "Pixels":
+        return Pixels(self.scores[index], self.labels[index], self.weights[index])
+
+
+class PooledMetrics:
+    """Accumulates maps and masks of a set; ``result()`` gives the pooled pixel metrics.
+
+    Binned mode keeps the ``top_exact`` highest-scoring pixels exactly (the rest are binned):
+    average precision and F1 are decided among the top scores, where a bin would lump
+    together the few pixels that matter. Every binned pixel scores at most the lowest kept one,
+    so the bins and the kept pixels still form one ranking.
+    """
+
+    def __init__(self, exact_limit: int = EXACT_PIXEL_LIMIT, n_bins: int = N_BINS, top_exact: int = TOP_EXACT):
         self.exact_limit = exact_limit
         self.n_bins = n_bins
-        self._scores: list[np.ndarray] = []
-        self._weights: list[np.ndarray] = []
-        self._labels: list[np.ndarray] = []
-        self._kept = 0
+        self.top_exact = top_exact
+        self._kept: list[Pixels] = []
+        self._kept_size = 0
         self._regions = 0
         self._cuts: np.ndarray | None = None
         self._hist: Counts | None = None
@@ -115,42 +144,46 @@ class PooledMetrics:
             raise ValueError("map has NaN or infinite values")
         weights, n = region_weights(mask)
         self._regions += n
-        labels = mask.ravel().astype(bool)
-        if self._cuts is None and self._kept + scores.size <= self.exact_limit:
-            self._scores.append(scores)
-            self._weights.append(weights.ravel().astype(np.float32))
-            self._labels.append(labels)
-            self._kept += scores.size
+        pixels = Pixels(scores, mask.ravel().astype(bool), weights.ravel().astype(np.float32))
+        if self._cuts is None and self._kept_size + scores.size <= self.exact_limit:
+            self._kept.append(pixels)
+            self._kept_size += scores.size
             return
         if self._cuts is None:
-            self._switch_to_bins(scores)
-        self._bin(scores, labels, weights.ravel())
+            self._cuts = bin_cuts(np.concatenate([p.scores for p in self._kept] + [scores]), self.n_bins)
+            size = self._cuts.size + 1
+            self._hist = Counts(np.zeros(size, np.int64), np.zeros(size, np.int64), np.zeros(size), 0)
+        self._stream(pixels)
 
-    def _switch_to_bins(self, incoming: np.ndarray) -> None:
-        sample = np.concatenate(self._scores + [incoming])
-        self._cuts = np.unique(np.quantile(sample, np.linspace(0, 1, self.n_bins + 1)).astype(np.float32))
-        size = self._cuts.size + 1
-        self._hist = Counts(np.zeros(size, np.int64), np.zeros(size, np.int64), np.zeros(size), 0)
-        for s, w, lab in zip(self._scores, self._weights, self._labels):
-            self._bin(s, lab, w.astype(np.float64))
-        self._scores, self._weights, self._labels = [], [], []
-        self._kept = 0
+    def _stream(self, pixels: Pixels) -> None:
+        everything = Pixels.join(self._kept + [pixels])
+        n = everything.scores.size
+        if n <= self.top_exact:
+            self._kept, self._kept_size = [everything], n
+            return
+        top = np.argpartition(everything.scores, n - self.top_exact)[n - self.top_exact:]
+        rest = np.ones(n, dtype=bool)
+        rest[top] = False
+        self._bin(everything.take(rest))
+        self._kept, self._kept_size = [everything.take(top)], self.top_exact
 
-    def _bin(self, scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> None:
-        idx = np.searchsorted(self._cuts, scores, side="right")
+    def _bin(self, p: Pixels) -> None:
+        idx = np.searchsorted(self._cuts, p.scores, side="right")
         size = self._hist.pos.size
-        self._hist.pos += np.bincount(idx[labels], minlength=size)
-        self._hist.neg += np.bincount(idx[~labels], minlength=size)
-        self._hist.pro += np.bincount(idx[labels], weights=weights[labels], minlength=size)
+        self._hist.pos += np.bincount(idx[p.labels], minlength=size)
+        self._hist.neg += np.bincount(idx[~p.labels], minlength=size)
+        self._hist.pro += np.bincount(idx[p.labels], weights=p.weights[p.labels].astype(np.float64), minlength=size)
 
     def counts(self) -> Counts:
-        """Counts per distinct score (exact) or per bin (binned), ascending."""
-        if self._cuts is not None:
-            return Counts(self._hist.pos, self._hist.neg, self._hist.pro, self._regions)
-        if not self._scores:
+        """Counts per level, ascending: per bin (binned mode) then per distinct kept score."""
+        if not self._kept:
             return Counts(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), 0)
-        return exact_counts(np.concatenate(self._scores), np.concatenate(self._labels),
-                            np.concatenate(self._weights), self._regions)
+        kept = Pixels.join(self._kept)
+        exact = exact_counts(kept.scores, kept.labels, kept.weights, self._regions)
+        if self._cuts is None:
+            return exact
+        return Counts(*(np.concatenate([getattr(self._hist, f), getattr(exact, f)]) for f in ("pos", "neg", "pro")),
+                      self._regions)
 
     def result(self) -> dict[str, float | None]:
         out = curve_metrics(self.counts())
