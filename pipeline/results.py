@@ -1,0 +1,52 @@
+"""Reading a scan store back: the index of every image, and one image's map."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import xarray as xr
+
+from pipeline.store import INDEX_VARS, quiet_zarr
+
+
+def _open_tree(store: str | os.PathLike) -> xr.DataTree:
+    with quiet_zarr():
+        return xr.open_datatree(os.fspath(store), engine="zarr", chunks=None)
+
+
+def _plain_strings(ds: xr.Dataset) -> xr.Dataset:
+    # Zarr hands back numpy StringDType; object arrays of str concatenate and sort everywhere.
+    return ds.map(lambda v: v.astype(object) if v.dtype.kind == "T" else v).assign_coords(
+        image=ds.indexes["image"].astype(object))
+
+
+def open_index(store: str | os.PathLike) -> xr.Dataset:
+    """The index over every image of every group (failed included), sorted by image id."""
+    tree = _open_tree(store)
+    parts = []
+    for node in tree.children.values():
+        ds = node.to_dataset()
+        if "image" not in ds.dims:
+            continue
+        parts.append(_plain_strings(ds[[v for v in INDEX_VARS if v != "image"]].load()))
+    if not parts:
+        empty = {v: ("image", np.array([], dtype=str)) for v in INDEX_VARS if v != "image"}
+        return xr.Dataset(empty, coords={"image": np.array([], dtype=str)})
+    index = xr.concat(parts, dim="image")
+    # A row a killed writer left unnamed or doubled is not an image (the next scan repairs it).
+    keep = (index.image != "").values & ~index.indexes["image"].duplicated()
+    return index.isel(image=keep).sortby("image")
+
+
+def open_map(store: str | os.PathLike, image_id: str) -> xr.DataArray:
+    """The anomaly map (y, x) of one image; KeyError when the store has no map for it."""
+    tree = _open_tree(store)
+    for node in tree.children.values():
+        ds = node.to_dataset()
+        if "anomaly_map" not in ds or image_id not in ds.indexes["image"]:
+            continue
+        status = str(ds["status"].sel(image=image_id).values)
+        if status != "ok":
+            raise KeyError(f"{image_id}: no map (status {status or 'pending'!r})")
+        return ds["anomaly_map"].sel(image=image_id).load()
+    raise KeyError(f"{image_id}: not in {os.fspath(store)}")

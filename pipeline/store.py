@@ -1,0 +1,248 @@
+"""The scan's Zarr v3 store, written by one process: the client (see docs/STORE.md).
+
+One group per image shape (``<height>x<width>``) plus ``failed`` for images that never got a
+shape. ``status`` is each row's commit marker: a row counts as done only once it says ok or
+failed, and it is written after the row's map, thumbnail and every other index value.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import warnings
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import zarr
+
+import ssdnet
+
+from pipeline.exitcodes import Refused
+from pipeline.lock import LOCK_NAME
+from pipeline.worker import thumb_shape
+
+FAILED = "failed"
+STR_VARS = ("path", "sha256", "worker", "error")
+INT_VARS = ("height", "width")
+FLOAT_VARS = ("score_max", "score_p99", "score_mean", "seconds")
+TIME_VAR = "finished_at"
+# Written last: the commit marker.
+STATUS = "status"
+INDEX_VARS = ("image", *STR_VARS, *INT_VARS, *FLOAT_VARS, TIME_VAR, STATUS)
+INDEX_CHUNK = 1024
+TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
+
+
+@dataclass
+class Row:
+    group: str
+    row: int
+    sha256: str
+    status: str
+
+
+def group_name(height: int, width: int) -> str:
+    return f"{height}x{width}" if height > 0 else FAILED
+
+
+@contextlib.contextmanager
+def quiet_zarr() -> Iterator[None]:
+    """Zarr warns about the lock file and about consolidated metadata in v3; neither matters here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr hierarchy")
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        yield
+
+
+def _index_array(group: zarr.Group, name: str) -> zarr.Array:
+    if name in ("image", STATUS, *STR_VARS):
+        kind: dict[str, Any] = {"dtype": str}
+    elif name in INT_VARS or name == TIME_VAR:
+        kind = {"dtype": "int64", "fill_value": 0}
+    else:
+        kind = {"dtype": "float64", "fill_value": float("nan")}
+    attrs = TIME_ATTRS if name == TIME_VAR else {}
+    return group.create_array(name, shape=(0,), chunks=(INDEX_CHUNK,), dimension_names=["image"],
+                              attributes=attrs, **kind)
+
+
+def check_binding(attrs: dict[str, Any], cfg: ssdnet.Config, map_dtype: str, store: str) -> None:
+    """Refuse (exit 2) a scan whose method differs from the one the store was made with."""
+    if "config" not in attrs:
+        raise Refused(f"{store} is a Zarr store but not an ssdnet scan store")
+    bound = {k: v for k, v in json.loads(attrs["config"]).items() if k in cfg.method_dict()}
+    diff = sorted(k for k, v in cfg.method_dict().items() if bound.get(k) != v)
+    if diff:
+        detail = ", ".join(f"{k}={bound.get(k)!r} (asked {cfg.method_dict()[k]!r})" for k in diff)
+        raise Refused(f"store {store} was scanned with other settings: {detail}; "
+                      "scan into a new store or use the store's settings")
+    if attrs.get("map_dtype", "float32") != map_dtype:
+        raise Refused(f"store {store} holds {attrs.get('map_dtype')} maps (asked --map-dtype {map_dtype})")
+
+
+class StoreWriter:
+    """The client's handle on the store: creates groups, grows them and writes finished rows."""
+
+    def __init__(self, path: str | os.PathLike, cfg: ssdnet.Config, map_dtype: str = "float32"):
+        self.path = str(path)
+        self.map_dtype = map_dtype
+        p = Path(path)
+        if p.exists() and not p.is_dir():
+            raise Refused(f"store {path} exists and is not a directory")
+        stray = [c.name for c in p.iterdir() if c.name not in (LOCK_NAME, "zarr.json")] if p.exists() else []
+        fresh = not (p / "zarr.json").exists()
+        if fresh and stray:
+            raise Refused(f"{path} is a non-empty directory, not an ssdnet store")
+        with quiet_zarr():
+            # Opened without consolidated metadata, whose copy of the shapes goes stale as we write.
+            self.root = zarr.open_group(self.path, mode="a", zarr_format=3, use_consolidated=False)
+        if fresh:
+            self.root.attrs.update({"config": cfg.to_json(), "ssdnet_version": ssdnet.__version__,
+                                    "feature_extractor": cfg.features, "seed": cfg.seed,
+                                    "map_dtype": map_dtype})
+        else:
+            check_binding(dict(self.root.attrs), cfg, map_dtype, self.path)
+            # Rewriting the root metadata drops the consolidated copy until close() rebuilds it.
+            self.root.attrs["ssdnet_version"] = ssdnet.__version__
+        self.arrays: dict[str, dict[str, zarr.Array]] = {}
+        # Each array's metadata and chunks are separate files: writing them side by side is ~4x faster.
+        self.pool = ThreadPoolExecutor(8, thread_name_prefix="ssdnet-store")
+        self.known: dict[str, Row] = {}
+        with quiet_zarr():
+            for name in sorted(self.root.group_keys()):
+                self.arrays[name] = dict(self.root[name].arrays())
+                self._repair(name)
+                self._load(name)
+
+    # --- reading back what earlier runs left
+    def size(self, group: str) -> int:
+        return self.arrays[group]["image"].shape[0]
+
+    def _load(self, group: str) -> None:
+        a = self.arrays[group]
+        for i, (iid, sha, st) in enumerate(zip(a["image"][:], a["sha256"][:], a[STATUS][:])):
+            self.known[str(iid)] = Row(group, i, str(sha), str(st))
+
+    def _repair(self, group: str) -> None:
+        """Undo what a killed writer left: trailing unnamed rows, and the copy a removal made."""
+        n = self.size(group)
+        ids = [str(x) for x in self.arrays[group]["image"][:]]
+        while n and not ids[n - 1]:
+            n -= 1
+        self._resize(group, n)
+        status = [str(x) for x in self.arrays[group][STATUS][:]]
+        first: dict[str, int] = {}
+        drop = []
+        for i, iid in enumerate(ids[:n]):
+            if iid not in first:
+                first[iid] = i
+            elif status[i] in ("ok", FAILED) and status[first[iid]] not in ("ok", FAILED):
+                drop.append(first[iid])
+                first[iid] = i
+            else:
+                drop.append(i)
+        for i in sorted(drop, reverse=True):
+            self._swap_remove(group, i, track=False)
+
+    def done(self, image_id: str, sha256: str) -> bool:
+        row = self.known.get(image_id)
+        return row is not None and row.status == "ok" and row.sha256 == sha256
+
+    # --- layout
+    def _group(self, name: str, height: int, width: int) -> dict[str, zarr.Array]:
+        if name in self.arrays:
+            return self.arrays[name]
+        g = self.root.create_group(name)
+        arrays = {v: _index_array(g, v) for v in INDEX_VARS}
+        if name != FAILED:
+            ty, tx = thumb_shape(height, width)
+            # One chunk per image: each map is written whole, never a partial chunk or shard.
+            arrays["anomaly_map"] = g.create_array(
+                "anomaly_map", shape=(0, height, width), chunks=(1, height, width), dtype=self.map_dtype,
+                fill_value=float("nan"), dimension_names=["image", "y", "x"])
+            arrays["thumbnail"] = g.create_array(
+                "thumbnail", shape=(0, ty, tx, 3), chunks=(1, ty, tx, 3), dtype="uint8", fill_value=0,
+                dimension_names=["image", "ty", "tx", "channel"])
+        self.arrays[name] = arrays
+        return arrays
+
+    def _resize(self, group: str, n: int) -> None:
+        todo = [a for a in self.arrays[group].values() if a.shape[0] != n]
+        list(self.pool.map(lambda a: a.resize((n, *a.shape[1:])), todo))
+
+    def _swap_remove(self, group: str, row: int, track: bool = True) -> None:
+        """Remove a row by moving the group's last row into it, then shrinking by one."""
+        a = self.arrays[group]
+        last = self.size(group) - 1
+        if row != last:
+            a[STATUS][row] = ""
+            for name, arr in a.items():
+                if name != STATUS:
+                    arr[row] = arr[last]
+            a[STATUS][row] = a[STATUS][last]
+            if track:
+                moved = str(a["image"][row])
+                if moved in self.known:
+                    self.known[moved].row = row
+        self._resize(group, last)
+
+    # --- writing results
+    def write(self, records: list[dict[str, Any]]) -> None:
+        """Write finished records (one per image); each is done once its status is written."""
+        by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for rec in records:
+            name = group_name(rec["height"], rec["width"])
+            old = self.known.get(rec["id"])
+            if old is not None and old.group != name:
+                self._swap_remove(old.group, old.row)
+                del self.known[rec["id"]]
+            by_group[name].append(rec)
+        for name, recs in by_group.items():
+            self._write_group(name, recs)
+
+    def _write_group(self, name: str, recs: list[dict[str, Any]]) -> None:
+        a = self._group(name, recs[0]["height"], recs[0]["width"])
+        n = self.size(name)
+        rows = []
+        for rec in recs:
+            old = self.known.get(rec["id"])
+            if old is not None:
+                rows.append(old.row)
+                a[STATUS][old.row] = ""  # being rewritten: no longer done
+            else:
+                rows.append(n)
+                n += 1
+        self._resize(name, n)
+        if "anomaly_map" in a:
+            for rec, row in zip(recs, rows):
+                # A failed row gets the fill value (no chunk stored), never an older map.
+                a["anomaly_map"][row] = rec["map"] if "map" in rec else np.nan
+                a["thumbnail"][row] = rec["thumbnail"] if "thumbnail" in rec else 0
+        def put(var: str) -> None:
+            values = [rec["id"] if var == "image" else rec.get(var, "" if var in STR_VARS else np.nan)
+                      for rec in recs]
+            _set_rows(a[var], rows, values)
+
+        list(self.pool.map(put, INDEX_VARS[:-1]))
+        put(STATUS)
+        for rec, row in zip(recs, rows):
+            self.known[rec["id"]] = Row(name, row, rec.get("sha256", ""), rec[STATUS])
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        with quiet_zarr():
+            zarr.consolidate_metadata(self.path)
+
+
+def _set_rows(arr: zarr.Array, rows: list[int], values: list[Any]) -> None:
+    data = np.asarray(values, dtype=arr.dtype if arr.dtype.kind != "T" else None)
+    if data.dtype.kind == "U":
+        data = data.astype(arr.dtype)
+    if rows == list(range(rows[0], rows[0] + len(rows))):
+        arr[rows[0]: rows[0] + len(rows)] = data
+    else:
+        arr.oindex[np.asarray(rows)] = data
