@@ -2,3 +2,14 @@
 
 The only package that imports both ``ssdnet`` (the method) and ``cluster`` (Dask clusters).
 """
+
+# Lazy: ``import pipeline`` stays light (no dask, zarr or torch until a scan is asked for).
+_LAZY = {"scan": "pipeline.scanner", "open_index": "pipeline.results", "open_map": "pipeline.results"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -16,6 +16,7 @@ from pipeline import exitcodes
 from pipeline.commands.cluster_info import cluster_group
 from pipeline.commands.detect import detect_cmd
 from pipeline.commands.eval import eval_cmd
+from pipeline.commands.scan import scan_cmd
 from pipeline.commands.submit import submit_cmd
 
 
@@ -27,6 +28,7 @@ def cli() -> None:
 
 cli.add_command(detect_cmd)
 cli.add_command(eval_cmd)
+cli.add_command(scan_cmd)
 cli.add_command(cluster_group)
 cli.add_command(submit_cmd)
 

@@ -1,0 +1,83 @@
+"""``ssdnet scan SOURCE... --out STORE``."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import click
+
+from pipeline import exitcodes
+from pipeline.clusteropts import cluster_config_options, pop_cluster_flags, scan_cluster
+from pipeline.options import config_options
+
+
+def _setup_logging(log_file: str) -> None:
+    log = logging.getLogger("ssdnet.scan")
+    log.setLevel(logging.INFO)
+    if log_file:
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+
+
+@click.command("scan")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--out", "store", required=True, type=click.Path(), help="The Zarr store (created or resumed).")
+@click.option("--workers", type=int, default=None, help="Embedded cluster: worker processes "
+              "(default: cores / --threads, or one per GPU).")
+@click.option("--scheduler", default=None, help="Run on the scheduler at this address instead.")
+@click.option("--scheduler-file", default=None, help="Run on the scheduler that wrote this file instead.")
+@cluster_config_options
+@click.option("--include", multiple=True, help="Only paths (relative to their source) matching this glob.")
+@click.option("--exclude", multiple=True, help="Skip paths matching this glob.")
+@click.option("--timeout", type=float, default=None, help="Seconds one fit may take; longer is a failed row.")
+@click.option("--map-dtype", type=click.Choice(["float32", "float16"]), default=None,
+              help="Storage type of the maps [float32].")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="TOML file holding any of these options; flags win.")
+@click.option("--log-file", default=None, help="Append a log of the scan to this file.")
+@click.option("--json", "json_out", is_flag=True, default=None, help="Print the summary as one JSON object.")
+@config_options
+def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json_out: bool | None,
+             **kwargs) -> int:
+    """Fit every image of SOURCE (directory, glob, .tar/.tar.gz/.zip archive or .txt list of paths)
+    on a Dask cluster and write maps, thumbnails and an index into the Zarr store STORE.
+
+    Rerunning resumes: only new, changed and failed images are fitted. By default the cluster is a
+    LocalCluster on this machine, started and stopped here, one task slot per worker; --cluster /
+    --cluster-config choose another (docs/CLUSTER.md). --threads (torch threads per fit) defaults
+    to 1 in a scan. Exit 0: all ok; 3: some failed; 2: usage error or refused store.
+    """
+    from pipeline.progress import ProgressLine, human_summary
+    from pipeline.scanner import scan
+    from pipeline.scanoptions import read_toml, split_options
+
+    cluster_flags = pop_cluster_flags(kwargs)
+    cfg_values, scan_values = read_toml(config_file) if config_file else ({}, {})
+    given = {k: v for k, v in kwargs.items() if v is not None and v != ()}
+    if json_out:
+        given["json"] = True
+    flag_cfg, flag_scan = split_options(given, where="flags")
+    cfg_values.update(flag_cfg)
+    scan_values.update(flag_scan)
+    _setup_logging(scan_values.get("log_file", ""))
+    progress = ProgressLine() if sys.stderr.isatty() and not scan_values.get("json") else None
+
+    def show_dashboard(client) -> None:
+        if progress:
+            click.echo(f"dashboard: {client.dashboard_link}", err=True)
+
+    try:
+        # --cluster / --cluster-config / TLS flags name a cluster; without them scan() picks one.
+        with scan_cluster(cluster_flags, scan_values) as client:
+            result = scan(list(sources), store, client=client, on_progress=progress,
+                          on_client=show_dashboard, **cfg_values, **scan_values)
+    finally:
+        if progress:
+            progress.end()
+    if scan_values.get("json"):
+        click.echo(json.dumps(result))
+    else:
+        click.echo(human_summary(result))
+    return exitcodes.SOME_FAILED if result["failed"] else exitcodes.OK

@@ -1,0 +1,281 @@
+"""``pipeline.scan``: every image of some sources through a Dask cluster into one Zarr store.
+
+(A module named ``pipeline/scan.py`` would shadow the function ``pipeline.scan`` once imported.)
+
+The client reads each image, hashes it, skips it when the store already holds it, and keeps a
+bounded number of fits in flight (``as_completed``, refilled as fits finish): memory stays flat
+however many images there are. It alone writes the store (docs/STORE.md).
+
+Timeouts: each task announces its start with a worker event; the client measures --timeout from
+that moment. An overdue fit becomes a failed row at once, its future is cancelled and its worker
+restarted through the nanny (a thread stuck in torch cannot be interrupted any other way), so a
+stuck fit never holds a task slot for longer than the timeout.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+import dask
+import torch
+from distributed import Client, KilledWorker, as_completed
+
+import cluster
+import ssdnet
+
+from pipeline.archive import Entry, describe_all, iter_entries
+from pipeline.lock import store_lock
+from pipeline.scanoptions import ScanOptions, resolve_all, split_options
+from pipeline.store import StoreWriter
+from pipeline.worker import TorchThreads, fit_image, now_ns
+
+log = logging.getLogger("ssdnet.scan")
+POLL_S = 0.05
+
+
+@dataclass
+class Pending:
+    entry_id: str
+    path: str
+    sha256: str
+    future: Any
+
+
+@dataclass
+class Tally:
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seen: int = 0
+    write_s: float = 0.0
+    written: int = 0
+
+    def __post_init__(self) -> None:
+        self.errors: dict[str, str] = {}
+        self.start = time.monotonic()
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.failed
+
+    def rate(self) -> float:
+        minutes = (time.monotonic() - self.start) / 60
+        return self.done / minutes if minutes > 0 else 0.0
+
+
+def uses_cuda(cfg: ssdnet.Config) -> bool:
+    return ssdnet.resolve_device(cfg.device).type == "cuda"
+
+
+@contextlib.contextmanager
+def open_client(opts: ScanOptions, cfg: ssdnet.Config) -> Iterator[Client]:
+    """The cluster the options name; by default a LocalCluster started and stopped here."""
+    if opts.scheduler:
+        spec = cluster.ClusterSpec(kind="address", address=opts.scheduler)
+    elif opts.scheduler_file:
+        spec = cluster.ClusterSpec(kind="scheduler-file", scheduler_file=opts.scheduler_file)
+    else:
+        gpus = torch.cuda.device_count() if uses_cuda(cfg) else 0
+        cores = os.cpu_count() or 1
+        workers = opts.workers or gpus or max(1, cores // max(1, cfg.threads))
+        spec = cluster.ClusterSpec(kind="local", workers=workers, threads_per_worker=1)
+        # Worker processes read their resources from the config the nanny hands them.
+        with dask.config.set({"distributed.worker.resources.GPU": 1} if gpus else {}):
+            with cluster.connect(spec) as client:
+                yield client
+        return
+    with cluster.connect(spec) as client:
+        yield client
+
+
+class Scanner:
+    """One pass over the entries: submit, collect, time out, write."""
+
+    def __init__(self, client: Client, writer: StoreWriter, cfg: ssdnet.Config, opts: ScanOptions,
+                 on_progress: Callable[[Tally, bool], None] | None = None, gpu: bool = False):
+        self.client, self.writer, self.cfg, self.opts = client, writer, cfg, opts
+        self.on_progress = on_progress
+        self.resources = {"GPU": 1} if gpu else None
+        self.tally = Tally()
+        self.pending: dict[str, Pending] = {}
+        self.started: dict[str, tuple[float, str, list[int] | None]] = {}
+        self.topic = f"ssdnet-start-{uuid.uuid4().hex}"
+        self.ac = as_completed()
+        self._slots = (0.0, 2)
+
+    def _on_start(self, event: tuple[float, dict[str, Any]]) -> None:
+        msg = event[1]
+        self.started[msg["token"]] = (time.monotonic(), msg.get("worker", ""), msg.get("shape"))
+
+    def limit(self) -> int:
+        """Fits in flight: two per task slot, so no worker waits for the client between fits."""
+        checked, value = self._slots
+        if time.monotonic() - checked > 5:
+            value = max(2, 2 * sum(self.client.nthreads().values()))
+            self._slots = (time.monotonic(), value)
+        return value
+
+    def submit(self, entry: Entry, sha: str) -> None:
+        token = f"ssdnet-fit-{uuid.uuid4().hex}"
+        fut = self.client.submit(fit_image, token, self.topic, entry.id, entry.data, self.cfg,
+                                 self.opts.map_dtype, key=token, pure=False, resources=self.resources)
+        self.pending[token] = Pending(entry.id, entry.path, sha, fut)
+        self.ac.add(fut)
+
+    def run(self, entries: Iterator[Entry]) -> Tally:
+        self.client.subscribe_topic(self.topic, self._on_start)
+        exhausted = False
+        last_report = 0.0
+        try:
+            while True:
+                ready: list[dict[str, Any]] = []
+                while not exhausted and len(self.pending) < self.limit():
+                    entry = next(entries, None)
+                    if entry is None:
+                        exhausted = True
+                        break
+                    ready.extend(self._take(entry))
+                if exhausted and not self.pending and not ready:
+                    break
+                if self.ac.has_ready():
+                    ready.extend(self._collect(self.ac.next_batch(block=False)))
+                ready.extend(self._overdue())
+                if ready:
+                    self._write(ready)
+                elif self.pending:
+                    time.sleep(POLL_S)
+                if self.on_progress and time.monotonic() - last_report > 0.5:
+                    self.on_progress(self.tally, exhausted)
+                    last_report = time.monotonic()
+        finally:
+            self.client.unsubscribe_topic(self.topic)
+            if self.pending:
+                self.client.cancel([p.future for p in self.pending.values()])
+        if self.on_progress:
+            self.on_progress(self.tally, True)
+        return self.tally
+
+    def _take(self, entry: Entry) -> list[dict[str, Any]]:
+        self.tally.seen += 1
+        if entry.data is None:
+            return [self._failed(entry.id, entry.path, "", entry.error)]
+        sha = hashlib.sha256(entry.data).hexdigest()
+        if self.writer.done(entry.id, sha):
+            self.tally.skipped += 1
+            return []
+        self.submit(entry, sha)
+        return []
+
+    def _failed(self, image_id: str, path: str, sha: str, error: str, shape: Iterable[int] | None = None,
+                worker: str = "", seconds: float = float("nan")) -> dict[str, Any]:
+        h, w = shape or (0, 0)
+        return {"id": image_id, "path": path, "sha256": sha, "status": "failed", "error": error,
+                "height": h, "width": w, "worker": worker, "seconds": seconds, "finished_at": now_ns()}
+
+    def _collect(self, futures: list[Any]) -> list[dict[str, Any]]:
+        out = []
+        for fut in futures:
+            p = self.pending.pop(fut.key, None)
+            if p is None:
+                continue  # timed out already: its row is written
+            start = self.started.pop(fut.key, None)
+            shape = start[2] if start else None
+            if fut.status == "finished":
+                rec = fut.result()
+                rec.update(path=p.path, sha256=p.sha256)
+            elif fut.status == "error" and isinstance(fut.exception(), KilledWorker):
+                allowed = dask.config.get("distributed.scheduler.allowed-failures")
+                rec = self._failed(p.entry_id, p.path, p.sha256, f"killed its worker {allowed + 1} times "
+                                   "(KilledWorker): crash or out of memory while fitting", shape)
+            else:
+                reason = repr(fut.exception()) if fut.status == "error" else f"task {fut.status}"
+                rec = self._failed(p.entry_id, p.path, p.sha256, f"task failed: {reason}", shape)
+            fut.release()
+            out.append(rec)
+        return out
+
+    def _overdue(self) -> list[dict[str, Any]]:
+        if not self.opts.timeout:
+            return []
+        now = time.monotonic()
+        out = []
+        for token, (began, worker, shape) in list(self.started.items()):
+            p = self.pending.get(token)
+            if p is None or now - began <= self.opts.timeout:
+                continue
+            del self.pending[token], self.started[token]
+            p.future.cancel()
+            out.append(self._failed(p.entry_id, p.path, p.sha256, f"timed out after {self.opts.timeout:g} s",
+                                    shape, worker, now - began))
+            log.warning("%s: timed out after %g s on %s; restarting that worker", p.entry_id,
+                        self.opts.timeout, worker)
+            if worker:
+                self.client.restart_workers([worker], timeout=120, raise_for_error=False)
+        return out
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        t = time.perf_counter()
+        self.writer.write(records)
+        self.tally.write_s += time.perf_counter() - t
+        self.tally.written += len(records)
+        for rec in records:
+            if rec["status"] == "ok":
+                self.tally.ok += 1
+            else:
+                self.tally.failed += 1
+                self.tally.errors[rec["id"]] = rec["error"]
+                log.warning("failed: %s: %s", rec["id"], rec["error"])
+
+
+def summary(store: str, tally: Tally, dashboard: str = "") -> dict[str, Any]:
+    return {"store": store, "ok": tally.ok, "failed": tally.failed, "skipped": tally.skipped,
+            "images_per_minute": round(tally.rate(), 2), "failed_ids": sorted(tally.errors),
+            "errors": dict(sorted(tally.errors.items())),
+            "seconds": round(time.monotonic() - tally.start, 2),
+            "store_write_seconds_per_image": round(tally.write_s / tally.written, 4) if tally.written else 0.0,
+            "dashboard": dashboard}
+
+
+def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | os.PathLike,
+         client: Client | None = None, on_progress: Callable[[Tally, bool], None] | None = None,
+         on_client: Callable[[Client], None] | None = None, **options: Any) -> dict[str, Any]:
+    """Scan ``sources`` into ``store`` and return the summary.
+
+    ``options`` are Config fields (``preset="fast"``, ``steps=10``...) and ScanOptions fields
+    (``timeout``, ``include``, ``map_dtype``...). Without ``client`` a cluster is started from the
+    options and stopped at the end. Raises :class:`pipeline.exitcodes.Refused` for usage errors.
+    """
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    cfg_values, scan_values = split_options(options)
+    cfg, opts = resolve_all(cfg_values, scan_values)
+    srcs = describe_all([os.fspath(s) for s in sources])
+    store = os.fspath(store)
+    with store_lock(store):
+        writer = StoreWriter(store, cfg, opts.map_dtype)
+        try:
+            with contextlib.ExitStack() as stack:
+                if client is None:
+                    client = stack.enter_context(open_client(opts, cfg))
+                    gpu = uses_cuda(cfg)
+                else:
+                    gpu = False  # an outside cluster's resources are its own business
+                if on_client:
+                    on_client(client)
+                client.register_plugin(TorchThreads(cfg.threads, gpu))
+                log.info("scan %s -> %s on %s (dashboard %s)", [s.location for s in srcs], store,
+                         client.scheduler.address, client.dashboard_link)
+                scanner = Scanner(client, writer, cfg, opts, on_progress, gpu)
+                tally = scanner.run(iter_entries(srcs, opts.include, opts.exclude))
+                result = summary(store, tally, client.dashboard_link)
+        finally:
+            writer.close()
+    log.info("done: %s", result)
+    return result
+
