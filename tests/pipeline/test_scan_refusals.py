@@ -1,0 +1,106 @@
+"""What a scan refuses (exit 2): another config, a concurrent writer, bad options, unsafe names."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import xarray as xr
+
+import pipeline
+from pipeline.exitcodes import Refused
+
+from scan_fixtures import (FAST, client, make_tar, png_bytes, run_cli, scheduler_args,  # noqa: F401
+                           tree_files, write_images)
+
+FAST_FLAGS = ["--preset", "fast", "--steps", "10"]
+
+
+def test_store_scanned_with_other_config_is_refused(client, tmp_path, capsys):
+    write_images(tmp_path / "src", 2)
+    store = tmp_path / "scan.zarr"
+    pipeline.scan(tmp_path / "src", store, client=client, **FAST)
+
+    rc = run_cli(["scan", tmp_path / "src", "--out", store, "--preset", "fast", "--steps", "11",
+                  *scheduler_args(client)])
+
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "other settings" in err and "steps=10" in err and "11" in err
+    # Runtime fields (threads, device) are not part of the binding: this one is accepted.
+    again = pipeline.scan(tmp_path / "src", store, client=client, threads=2, **FAST)
+    assert again["skipped"] == 2
+
+
+def test_concurrent_scan_is_refused_until_the_holder_dies(client, tmp_path, capsys):
+    write_images(tmp_path / "src", 1)
+    store = tmp_path / "scan.zarr"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pipeline.lock import store_lock\n"
+        f"with store_lock({str(store)!r}):\n    print('locked', flush=True); time.sleep(120)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        rc = run_cli(["scan", tmp_path / "src", "--out", store, *FAST_FLAGS, *scheduler_args(client)])
+        assert rc == 2
+        assert f"being written by another scan (pid {holder.pid})" in capsys.readouterr().err
+    finally:
+        holder.kill()  # SIGKILL: no cleanup runs, the kernel drops the lock
+        holder.wait()
+    assert pipeline.scan(tmp_path / "src", store, client=client, **FAST)["ok"] == 1
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("stepz = 3\n", "unknown option 'stepz'"),
+    ("steps = 'many'\n", "steps must be int"),
+    ("timeout = true\n", "timeout must be float"),
+    ("include = 'a*'\n", "include must be a list of strings"),
+    ("steps = [\n", "not valid TOML"),
+])
+def test_bad_config_file_is_a_usage_error(tmp_path, capsys, toml, message):
+    (tmp_path / "scan.toml").write_text(toml)
+    write_images(tmp_path / "src", 1)
+    rc = run_cli(["scan", tmp_path / "src", "--out", tmp_path / "s.zarr", "--config", tmp_path / "scan.toml"])
+    assert rc == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_config_file_options_apply_and_flags_win(client, tmp_path, capsys):
+    write_images(tmp_path / "src", 3)
+    (tmp_path / "scan.toml").write_text('preset = "fast"\nsteps = 12\ninclude = ["img_00[01].png"]\n'
+                                        f'scheduler = "{client.scheduler.address}"\njson = true\n')
+    rc = run_cli(["scan", tmp_path / "src", "--out", tmp_path / "s.zarr", "--config", tmp_path / "scan.toml",
+                  "--steps", "10", "--exclude", "*1.png"])
+    assert rc == 0
+    assert json.loads(capsys.readouterr().out)["ok"] == 1
+    index = pipeline.open_index(tmp_path / "s.zarr")
+    assert list(index.image.values) == ["src/img_000.png"]
+    tree_config = json.loads(xr.open_datatree(str(tmp_path / "s.zarr"), engine="zarr").attrs["config"])
+    assert tree_config["steps"] == 10 and tree_config["preset"] == "fast"
+
+
+def test_two_sources_with_one_name_are_refused(tmp_path):
+    write_images(tmp_path / "a" / "data", 1)
+    write_images(tmp_path / "b" / "data", 1)
+    with pytest.raises(Refused, match="same name 'data'"):
+        pipeline.scan([tmp_path / "a" / "data", tmp_path / "b" / "data"], tmp_path / "s.zarr", **FAST)
+
+
+def test_archive_member_names_never_become_paths(client, tmp_path):
+    deep = tmp_path / "one" / "two"
+    deep.mkdir(parents=True)
+    make_tar(deep / "evil.tar", {"../../x.png": png_bytes(1), "/abs/y.png": png_bytes(2),
+                                 "ok/../../../z.png": png_bytes(3)})
+    before = tree_files(tmp_path)
+    started = time.time()
+
+    summary = pipeline.scan(deep / "evil.tar", deep / "store.zarr", client=client, **FAST)
+
+    assert summary["ok"] == 3
+    assert list(pipeline.open_index(deep / "store.zarr").image.values) == ["evil/abs/y.png", "evil/x.png", "evil/z.png"]
+    new = tree_files(tmp_path) - before
+    assert new and all(p.startswith("one/two/store.zarr/") for p in new)
+    assert not any(p.name.endswith(".png") and p.stat().st_mtime >= started for p in tmp_path.parent.iterdir())
