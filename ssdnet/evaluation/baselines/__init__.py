@@ -5,10 +5,10 @@ from typing import Callable
 
 import numpy as np
 
-from .glcm import glcm
-from .pg_lsr import pg_lsr
-from .spectral_residual import spectral_residual
-from .ssd import ssd
+from .cooccurrence import glcm
+from .least_squares import pg_lsr
+from .saliency import spectral_residual
+from .smooth_sparse import ssd
 
 BASELINES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "spectral-residual": spectral_residual,

@@ -8,6 +8,7 @@ The background is a tensor-product cubic B-spline with a second-difference rough
 coordinate descent, each block exact: the background is a separable ridge smoother, the
 anomalies a soft threshold. The paper picks gamma by a BIC search; here gamma comes from the
 robust noise scale of the first residual (a fixed multiple of its MAD), one solve per image.
+The map is |Y - background|, which is |A| + gamma wherever A is nonzero.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ ROUGHNESS = 1.0
 # Soft threshold at this many robust standard deviations of the residual.
 GAMMA_MADS = 2.0
 ITERATIONS = 30
-# Light smoothing of |A| so that one defect's pixels rank together rather than tie at zero.
+# Light smoothing of the map so that one defect's pixels rank together.
 SIGMA = 1.0
 
 
@@ -48,8 +49,8 @@ def ssd(image: np.ndarray) -> np.ndarray:
     gamma = GAMMA_MADS * 1.4826 * np.median(np.abs(residual - np.median(residual)))
     a = np.zeros_like(y)
     for _ in range(ITERATIONS):
-        background = h_rows @ (y - a) @ h_cols.T
-        r = y - background
+        r = y - h_rows @ (y - a) @ h_cols.T
         a = np.sign(r) * np.maximum(np.abs(r) - gamma, 0)
-    sparse = ndimage.gaussian_filter(np.abs(a), SIGMA)
-    return resize(sparse.astype(np.float32), g.shape)
+    # |A| = max(|R| - gamma, 0): ranking by |R| is the same above gamma and also orders the
+    # pixels the sparse part leaves at exactly zero (often all of them on a strong texture).
+    return resize(ndimage.gaussian_filter(np.abs(r), SIGMA).astype(np.float32), g.shape)
