@@ -112,6 +112,7 @@ class StoreWriter:
         # Each array's metadata and chunks are separate files: writing them side by side is ~4x faster.
         self.pool = ThreadPoolExecutor(8, thread_name_prefix="ssdnet-store")
         self.known: dict[str, Row] = {}
+        self.used: dict[str, int] = {}  # rows in use per group; the arrays may be longer
         with quiet_zarr():
             for name in sorted(self.root.group_keys()):
                 self.arrays[name] = dict(self.root[name].arrays())
@@ -119,25 +120,28 @@ class StoreWriter:
                 self._load(name)
 
     # --- reading back what earlier runs left
-    def size(self, group: str) -> int:
+    def capacity(self, group: str) -> int:
         return self.arrays[group]["image"].shape[0]
 
     def _load(self, group: str) -> None:
         a = self.arrays[group]
-        for i, (iid, sha, st) in enumerate(zip(a["image"][:], a["sha256"][:], a[STATUS][:])):
-            self.known[str(iid)] = Row(group, i, str(sha), str(st))
+        ids, shas, status = a["image"][:], a["sha256"][:], a[STATUS][:]
+        for i in range(self.used[group]):
+            if ids[i]:
+                self.known[str(ids[i])] = Row(group, i, str(shas[i]), str(status[i]))
 
     def _repair(self, group: str) -> None:
-        """Undo what a killed writer left: trailing unnamed rows, and the copy a removal made."""
-        n = self.size(group)
+        """Undo what a killed writer can leave: arrays resized to different lengths (a growth
+        or trim cut short) and an id doubled by an interrupted move."""
+        self._resize(group, max(a.shape[0] for a in self.arrays[group].values()))
         ids = [str(x) for x in self.arrays[group]["image"][:]]
-        while n and not ids[n - 1]:
-            n -= 1
-        self._resize(group, n)
+        self.used[group] = max((i + 1 for i, iid in enumerate(ids) if iid), default=0)
         status = [str(x) for x in self.arrays[group][STATUS][:]]
         first: dict[str, int] = {}
         drop = []
-        for i, iid in enumerate(ids[:n]):
+        for i, iid in enumerate(ids[: self.used[group]]):
+            if not iid:
+                continue
             if iid not in first:
                 first[iid] = i
             elif status[i] in ("ok", FAILED) and status[first[iid]] not in ("ok", FAILED):
@@ -146,7 +150,7 @@ class StoreWriter:
             else:
                 drop.append(i)
         for i in sorted(drop, reverse=True):
-            self._swap_remove(group, i, track=False)
+            self._swap_remove(group, i)
 
     def done(self, image_id: str, sha256: str) -> bool:
         row = self.known.get(image_id)
@@ -168,27 +172,39 @@ class StoreWriter:
                 "thumbnail", shape=(0, ty, tx, 3), chunks=(1, ty, tx, 3), dtype="uint8", fill_value=0,
                 dimension_names=["image", "ty", "tx", "channel"])
         self.arrays[name] = arrays
+        self.used[name] = 0
         return arrays
 
     def _resize(self, group: str, n: int) -> None:
         todo = [a for a in self.arrays[group].values() if a.shape[0] != n]
         list(self.pool.map(lambda a: a.resize((n, *a.shape[1:])), todo))
 
-    def _swap_remove(self, group: str, row: int, track: bool = True) -> None:
-        """Remove a row by moving the group's last row into it, then shrinking by one."""
+    def _reserve(self, group: str, rows: int) -> None:
+        """Grow by doubling: resizes (one metadata rewrite per array, not atomic across arrays)
+        happen a few times per group, not once per image. Rows past ``used`` are free slots."""
+        if rows > self.capacity(group):
+            self._resize(group, max(rows, 2 * self.capacity(group), 16))
+
+    def _clear(self, group: str, row: int) -> None:
         a = self.arrays[group]
-        last = self.size(group) - 1
+        a[STATUS][row] = ""
+        list(self.pool.map(lambda arr: arr.__setitem__(row, arr.fill_value),
+                           [arr for name, arr in a.items() if name != STATUS]))
+
+    def _swap_remove(self, group: str, row: int) -> None:
+        """Remove a row: the group's last used row moves into it, then that slot is cleared."""
+        a = self.arrays[group]
+        last = self.used[group] - 1
         if row != last:
             a[STATUS][row] = ""
-            for name, arr in a.items():
-                if name != STATUS:
-                    arr[row] = arr[last]
+            list(self.pool.map(lambda arr: arr.__setitem__(row, arr[last]),
+                               [arr for name, arr in a.items() if name != STATUS]))
             a[STATUS][row] = a[STATUS][last]
-            if track:
-                moved = str(a["image"][row])
-                if moved in self.known:
-                    self.known[moved].row = row
-        self._resize(group, last)
+            moved = self.known.get(str(a["image"][row]))
+            if moved is not None and moved.group == group:
+                moved.row = row
+        self._clear(group, last)
+        self.used[group] = last
 
     # --- writing results
     def write(self, records: list[dict[str, Any]]) -> None:
@@ -206,7 +222,7 @@ class StoreWriter:
 
     def _write_group(self, name: str, recs: list[dict[str, Any]]) -> None:
         a = self._group(name, recs[0]["height"], recs[0]["width"])
-        n = self.size(name)
+        n = self.used[name]
         rows = []
         for rec in recs:
             old = self.known.get(rec["id"])
@@ -216,7 +232,7 @@ class StoreWriter:
             else:
                 rows.append(n)
                 n += 1
-        self._resize(name, n)
+        self._reserve(name, n)
         if "anomaly_map" in a:
             for rec, row in zip(recs, rows):
                 # A failed row gets the fill value (no chunk stored), never an older map.
@@ -229,10 +245,14 @@ class StoreWriter:
 
         list(self.pool.map(put, INDEX_VARS[:-1]))
         put(STATUS)
+        self.used[name] = n
         for rec, row in zip(recs, rows):
             self.known[rec["id"]] = Row(name, row, rec.get("sha256", ""), rec[STATUS])
 
     def close(self) -> None:
+        """Trim the free slots and consolidate: the store at rest has exactly one row per image."""
+        for group in self.arrays:
+            self._resize(group, self.used[group])
         self.pool.shutdown()
         with quiet_zarr():
             zarr.consolidate_metadata(self.path)
