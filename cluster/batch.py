@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 
 from dask.utils import format_bytes, parse_bytes
@@ -19,6 +18,10 @@ from .gpu import GPU_INDEX_ENV, WORKERS_PER_JOB_ENV
 from .spec import ClusterError, ClusterSpec
 
 SCHEDULER_FILE = "{scheduler_file}"
+_SHUTDOWN = ("import sys; from distributed import Client; from distributed.security import Security; "
+             "a = sys.argv[2:]; s = Security(require_encryption=True, tls_ca_file=a[0], tls_client_cert=a[1], "
+             "tls_client_key=a[2] if len(a) > 2 else None) if a else None; "
+             "Client(scheduler_file=sys.argv[1], timeout='20s', security=s).shutdown()")
 SUBMIT_KINDS = ("slurm", "pbs")
 
 
@@ -88,6 +91,7 @@ def batch_script(spec: ClusterSpec, command: list[str], job_dir: str) -> str:
     threads = threads_per(spec)
     worker_mem = format_bytes(parse_bytes(spec.memory) // per_node).replace(" ", "")
     tls = _tls_args(spec)
+    tls_paths = "".join(" " + a for a in tls.split() if not a.startswith("--"))
     worker = (f"{py} -m distributed.cli.dask_worker --scheduler-file \"$SCHED\" --nthreads {threads} "
               f"--memory-limit {worker_mem} --death-timeout {spec.death_timeout}{tls}")
     if spec.local_directory:
@@ -127,24 +131,13 @@ SCHED_PID=$!
 WORKERS_PID=$!
 {cmd}
 rc=$?
+# A graceful end: the scheduler closes its workers, which exit by themselves
+# rather than being killed after the batch system's kill delay.
+timeout 60 {py} -c {shlex.quote(_SHUTDOWN)} "$SCHED"{tls_paths} >/dev/null 2>&1
+# Workers that had not registered yet never hear of the shutdown: a grace period, then kill.
+for _ in $(seq 15); do kill -0 "$WORKERS_PID" 2>/dev/null || break; sleep 1; done
 kill "$WORKERS_PID" "$SCHED_PID" 2>/dev/null
 wait
 rm -f "$SCHED"
 exit $rc
 """
-
-
-def submit(script_path: str, kind: str, wait: bool = False) -> tuple[str, int]:
-    """Submit a job script; returns (job id, exit status of the job when ``wait``, else 0)."""
-    if kind == "slurm":
-        cmd = ["sbatch", "--parsable"] + (["--wait"] if wait else []) + [script_path]
-    else:
-        cmd = ["qsub"] + (["-W", "block=true"] if wait else []) + [script_path]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise ClusterError(f"{cmd[0]} not found: is this a {kind} login node?") from None
-    job_id = proc.stdout.strip().splitlines()[0].split(";")[0] if proc.stdout.strip() else ""
-    if not job_id:
-        raise ClusterError(f"{' '.join(cmd)} failed (exit {proc.returncode}): {proc.stderr.strip()}")
-    return job_id, proc.returncode if wait else 0

@@ -11,7 +11,8 @@ import sys
 from typing import Any
 
 import cluster
-from cluster.batch import SCHEDULER_FILE, batch_script, submit
+from cluster.batch import SCHEDULER_FILE, batch_script
+from cluster.submitjob import submit
 
 
 def scan_command(sources: list[str], store: str, config_path: str | None,

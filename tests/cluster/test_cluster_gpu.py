@@ -23,11 +23,9 @@ def test_count_gpus_follows_cuda_visible_devices(monkeypatch):
 
 
 def test_cuda_kind_explains_what_is_missing():
-    try:
-        import dask_cuda  # noqa: F401
-        have_dask_cuda = True
-    except ImportError:
-        have_dask_cuda = False
+    import importlib.util
+
+    have_dask_cuda = importlib.util.find_spec("dask_cuda") is not None
     if have_dask_cuda and count_gpus():
         pytest.skip("this machine has GPUs and dask-cuda: the cuda kind really starts (see docs)")
     with pytest.raises(cluster.ClusterError) as err:

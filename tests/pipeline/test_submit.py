@@ -73,7 +73,7 @@ def test_pbs_dry_run_carries_the_directives(tmp_path, capsys):
                       "#PBS -l select=1:ncpus=16:mem=98304mb:ngpus=2", "#PBS -l place=excl"):
         assert directive + "\n" in out
     assert "--nworkers 2" in out and "--nthreads 8" in out
-    assert "srun" not in out
+    assert "srun " not in out
 
 
 def test_config_errors_exit_2_with_one_line(tmp_path, capsys):
