@@ -105,3 +105,29 @@ def write_dataset(root, count: int, size: int = 128, good: int = 0, seed: int = 
         Image.fromarray((mask * 255).astype(np.uint8)).save(root / "masks" / f"{name}.png")
         ids.append(name)
     return ids
+
+
+def write_mvtec_category(root, size: int = 64, good: int = 2, per_defect: int = 2,
+                         defects: tuple[str, ...] = ("hole", "scratch"), seed: int = 0) -> list[str]:
+    """Write an MVTec AD category folder under ``root``; return the ids (``<defect>/<nnn>``).
+
+    ``test/good/NNN.png`` without masks, ``test/<defect>/NNN.png`` with
+    ``ground_truth/<defect>/NNN_mask.png`` (0/255), as MVTec AD ships them.
+    """
+    from pathlib import Path
+
+    from PIL import Image
+
+    root = Path(root)
+    ids, n = [], seed
+    for folder, kind, count in [("good", None, good)] + [(d, d, per_defect) for d in defects]:
+        (root / "test" / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            img, mask = make_example(n, size, size, defect=kind)
+            n += 1
+            Image.fromarray(img).save(root / "test" / folder / f"{i:03d}.png")
+            if kind:
+                (root / "ground_truth" / folder).mkdir(parents=True, exist_ok=True)
+                Image.fromarray((mask * 255).astype(np.uint8)).save(root / "ground_truth" / folder / f"{i:03d}_mask.png")
+            ids.append(f"{folder}/{i:03d}")
+    return ids

@@ -18,16 +18,20 @@ SIZE = 256
 SIGMA = 3.0
 # The paper's local average h_n of the log spectrum: an n x n box, n = 3.
 BOX = 3
+# Not in the paper: mirror padding before the FFT. Without it the transform sees the image as
+# periodic, the jump between opposite borders is the most salient thing in it, and the border
+# outranks the defects (mvtec_ad_grid pixel AUPRC 0.10 unpadded, 0.49 padded). 1/8 of the side.
 
 
 def spectral_residual(image: np.ndarray, size: int = SIZE, sigma: float = SIGMA) -> np.ndarray:
     g = gray(image)
-    small = resize(g, (size, size)).astype(np.float64)
+    pad = size // 8
+    small = np.pad(resize(g, (size, size)).astype(np.float64), pad, mode="reflect")
     spectrum = np.fft.fft2(small)
     log_amp = np.log(np.abs(spectrum) + 1e-12)
     phase = np.angle(spectrum)
     # The spectrum is periodic, so the box average wraps around.
     residual = log_amp - ndimage.uniform_filter(log_amp, size=BOX, mode="wrap")
     saliency = np.abs(np.fft.ifft2(np.exp(residual + 1j * phase))) ** 2
-    saliency = ndimage.gaussian_filter(saliency, sigma, mode="nearest")
+    saliency = ndimage.gaussian_filter(saliency, sigma, mode="nearest")[pad:-pad, pad:-pad]
     return resize(saliency.astype(np.float32), g.shape)
