@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from .config import Config, ConfigError, resolve
 from .features import Extractor, build_extractor
-from .fit import fit
+from .fit import fit_many
 from .imageio import ImageSource, load_image, working_shape
 from .predict import heatmap
 
@@ -77,19 +77,40 @@ def to_working(image: np.ndarray, size: int, device: torch.device) -> torch.Tens
 
 def map_for_array(image: np.ndarray, cfg: Config) -> np.ndarray:
     """The heatmap of a decoded image (H, W, C) float32, at its own resolution."""
+    return map_for_arrays([image], cfg)[0]
+
+
+def map_for_arrays(images: list[np.ndarray], cfg: Config, pack: int = 1) -> list[np.ndarray]:
+    """Heatmaps of several decoded images, fitting up to ``pack`` of them at once.
+
+    Packed fits need the same working shape and channel count, so images are grouped by
+    those; within a group each image keeps its own network, patches and gradient. Maps of
+    packed and single fits agree to float rounding (see tests/ssdnet/test_packed.py).
+    """
     device = resolve_device(cfg.device)
-    h, w, c = image.shape
+    out: list[np.ndarray | None] = [None] * len(images)
     with torch_threads(cfg.threads), torch.random.fork_rng(devices=[]):
         # Late in the fit tiny values take the CPU's slow denormal path (5x slower measured).
         torch.set_flush_denormal(True)
-        gen = torch.Generator().manual_seed(cfg.seed)
-        x = to_working(image, cfg.size, device)
-        extractor = get_extractor(cfg, c, device)
-        model = fit(x, cfg, extractor, gen)
-        hm = heatmap(model, x, cfg, extractor)
-        if hm.shape != (h, w):
-            hm = F.interpolate(hm[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
-        return hm.float().cpu().numpy().astype(np.float32)
+        working = [to_working(im, cfg.size, device) for im in images]
+        groups: dict[tuple, list[int]] = {}
+        for i, x in enumerate(working):
+            groups.setdefault(tuple(x.shape), []).append(i)
+        for members in groups.values():
+            for start in range(0, len(members), max(1, pack)):
+                chunk = members[start:start + max(1, pack)]
+                extractor = get_extractor(cfg, working[chunk[0]].shape[0], device)
+                gens = [torch.Generator().manual_seed(cfg.seed) for _ in chunk]
+                models = fit_many(torch.stack([working[i] for i in chunk]), cfg, extractor, gens)
+                for i, model in zip(chunk, models):
+                    out[i] = _to_original(heatmap(model, working[i], cfg, extractor), images[i].shape[:2])
+    return out  # type: ignore[return-value]
+
+
+def _to_original(hm: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
+    if tuple(hm.shape) != tuple(shape):
+        hm = F.interpolate(hm[None, None], size=shape, mode="bilinear", align_corners=False)[0, 0]
+    return hm.float().cpu().numpy().astype(np.float32)
 
 
 def scores(m: np.ndarray) -> tuple[float, float, float]:

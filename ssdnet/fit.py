@@ -1,7 +1,16 @@
-"""Fitting a fresh U-Net to one image: multi-scale corrupted patches -> the clean patch."""
+"""Fitting fresh U-Nets, each to one image alone: multi-scale corrupted patches -> the clean patch.
+
+``fit_many`` trains K networks at once (stacked weights through ``torch.func.vmap``, which
+turns every convolution into one grouped convolution): on a GPU one small fit leaves the
+device mostly idle, packed fits fill it. Each network still sees only its own image, its own
+generator's patches and its own gradient; ``fit`` is the K = 1 case of the same code.
+"""
 from __future__ import annotations
 
+import copy
+
 import torch
+from torch.func import functional_call, stack_module_state, vmap
 
 from .config import Config
 from .corruptions import corrupt, sample_patches
@@ -10,6 +19,7 @@ from .losses import total_loss
 from .model import UNet
 
 MIN_PATCH = 16
+MAX_GRAD_NORM = 1.0
 
 
 def patch_sizes(height: int, width: int, scales: list[int]) -> list[int]:
@@ -19,31 +29,64 @@ def patch_sizes(height: int, width: int, scales: list[int]) -> list[int]:
     return sorted(set(sizes), reverse=True)
 
 
-def fit(image: torch.Tensor, cfg: Config, extractor: Extractor, gen: torch.Generator) -> UNet:
-    """Train a new network on ``image`` (C, H, W) alone and return it in eval mode.
+def new_model(channels: int, cfg: Config, device: torch.device) -> UNet:
+    torch.manual_seed(cfg.seed)  # network initialisation (callers fork the RNG)
+    return UNet(channels=channels, width=cfg.width).to(device)
+
+
+def _clip_per_model(params: dict[str, torch.Tensor], max_norm: float) -> None:
+    """``clip_grad_norm_`` applied to each stacked model separately."""
+    grads = [p.grad for p in params.values() if p.grad is not None]
+    k = grads[0].shape[0]
+    norms = torch.stack([g.reshape(k, -1).pow(2).sum(1) for g in grads]).sum(0).sqrt()
+    coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
+
+
+def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list[torch.Generator]) -> list[UNet]:
+    """Train one network per image of ``images`` (K, C, H, W) and return them in eval mode.
 
     Each step uses one patch scale, cycling largest to smallest. The patch count is scaled
     so every step sees about the same number of pixels: small patches are cheap, and
     without more of them the local scale would be undertrained.
     """
-    c, h, w = image.shape
-    torch.manual_seed(cfg.seed)  # network initialisation (callers fork the RNG)
-    model = UNet(channels=c, width=cfg.width).to(image.device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    k, c, h, w = images.shape
+    models = [new_model(c, cfg, images.device) for _ in range(k)]
+    params, buffers = stack_module_state(models)
+    template = copy.deepcopy(models[0]).to("meta")
+
+    def forward(p, b, x):
+        return functional_call(template, (p, b), (x,))
+
+    batched = vmap(forward)
+    opt = torch.optim.Adam(params.values(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.3)
     sizes = patch_sizes(h, w, cfg.scale_list)
-    model.train()
     for step in range(cfg.steps):
         p = sizes[step % len(sizes)]
         count = max(1, round(cfg.batch * (sizes[0] / p) ** 2))
-        clean = sample_patches(image, p, count, gen)
-        noisy = corrupt(clean, mask_ratio=cfg.mask_ratio, mask_grid=cfg.mask_grid,
-                        shuffle_grid=cfg.shuffle_grid, shuffle_prob=cfg.shuffle_prob,
-                        noise_sigma=cfg.noise_sigma, gen=gen)
-        loss = total_loss(model(noisy), clean, extractor, cfg.pixel_weight, cfg.perceptual_weight)
+        clean = torch.stack([sample_patches(images[i], p, count, gens[i]) for i in range(k)])
+        noisy = torch.stack([
+            corrupt(clean[i], mask_ratio=cfg.mask_ratio, mask_grid=cfg.mask_grid, shuffle_grid=cfg.shuffle_grid,
+                    shuffle_prob=cfg.shuffle_prob, noise_sigma=cfg.noise_sigma, gen=gens[i])
+            for i in range(k)])
+        out = batched(params, buffers, noisy)
+        # Mean over all K*count patches times K = the sum of the K models' own losses, so each
+        # model's gradient is exactly that of its own loss.
+        loss = k * total_loss(out.flatten(0, 1), clean.flatten(0, 1), extractor,
+                              cfg.pixel_weight, cfg.perceptual_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        _clip_per_model(params, MAX_GRAD_NORM)
         opt.step()
         sched.step()
-    return model.eval()
+    for i, model in enumerate(models):
+        model.load_state_dict({name: t[i].detach() for name, t in {**params, **buffers}.items()})
+        model.eval()
+    return models
+
+
+def fit(image: torch.Tensor, cfg: Config, extractor: Extractor, gen: torch.Generator) -> UNet:
+    """Train a new network on ``image`` (C, H, W) alone."""
+    return fit_many(image[None], cfg, extractor, [gen])[0]
