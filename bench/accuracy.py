@@ -44,11 +44,13 @@ def parse_limits(text: str | None) -> tuple[int | None, dict[str, int]]:
     return default, per_set
 
 
-def git_commit() -> str:
+def git_commit(method: str) -> str:
+    """HEAD, marked +dirty when code that determines this method's maps or metrics is uncommitted."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", "ssdnet", "bench/accuracy.py")
+    code = ["ssdnet"] if method == "ssdnet" else ["ssdnet/evaluation", "ssdnet/imageio.py"]
+    dirty = git("status", "--porcelain", "--", *code, "bench/accuracy.py")
     return head + ("+dirty" if dirty else "")
 
 
@@ -124,12 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     overrides = dict(o.split("=", 1) for o in args.option)
     default_limit, limits = parse_limits(args.limit)
     results, markdown = Path(args.results), Path(args.markdown)
-    commit = git_commit()
     for dataset in sets:
         limit = limits.get(dataset, default_limit)
         for method in methods:
             config = {"preset": args.preset, **overrides} if method == "ssdnet" else None
-            start = time.perf_counter()
+            start, commit = time.perf_counter(), git_commit(method)
             row = evaluate(root / dataset, method, config, limit,
                            Path(args.per_image_dir) / dataset / f"{method}.csv")
             row.update(limit=limit, commit=commit, date=time.strftime("%Y-%m-%d"),

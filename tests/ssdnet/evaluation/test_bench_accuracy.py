@@ -1,0 +1,46 @@
+import importlib.util
+import json
+from pathlib import Path
+
+from ssdnet.synthetic import write_dataset
+
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "accuracy.py"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_accuracy", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rows_merge_and_the_prose_around_the_tables_is_kept(tmp_path):
+    bench = load_bench()
+    write_dataset(tmp_path / "sets" / "alpha", 4, size=64, good=1, seed=0)
+    write_dataset(tmp_path / "sets" / "beta", 3, size=64, good=1, seed=9)
+    results, markdown = tmp_path / "results.json", tmp_path / "RESULTS.md"
+    markdown.write_text(f"# Results\n\nIntro.\n\n{bench.BEGIN}\nold\n{bench.END}\n\n## Baselines\n\nProse.\n")
+    common = ["--datasets", str(tmp_path / "sets"), "--results", str(results), "--markdown", str(markdown),
+              "--per-image-dir", str(tmp_path / "out")]
+    assert bench.main(["--methods", "spectral-residual,ssd", *common]) == 0
+    first = json.loads(results.read_text())
+    assert sorted(first) == ["alpha|spectral-residual|None", "alpha|ssd|None",
+                             "beta|spectral-residual|None", "beta|ssd|None"]
+    # Re-running one method on one set replaces that row only.
+    assert bench.main(["--methods", "ssd", "--sets", "beta", "--limit", "beta=2", *common]) == 0
+    second = json.loads(results.read_text())
+    assert second["beta|ssd|None"]["n_images"] == 2 and second["beta|ssd|None"]["limit"] == 2
+    assert {k: v for k, v in second.items() if k != "beta|ssd|None"} == \
+        {k: v for k, v in first.items() if k != "beta|ssd|None"}
+    text = markdown.read_text()
+    assert text.startswith("# Results\n\nIntro.\n") and text.endswith("## Baselines\n\nProse.\n")
+    assert "old" not in text and "### alpha" in text and "### beta" in text
+    assert "--sets beta --methods ssd --limit 2" in text
+    assert (tmp_path / "out" / "beta" / "ssd.csv").is_file()
+
+
+def test_limits_parse_per_set_and_global():
+    bench = load_bench()
+    assert bench.parse_limits("40") == (40, {})
+    assert bench.parse_limits("neu_seg=40,magnetic_tile=30,5") == (5, {"neu_seg": 40, "magnetic_tile": 30})
+    assert bench.parse_limits(None) == (None, {})
