@@ -1,0 +1,20 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_check_runs_from_a_plain_checkout_on_cpu():
+    # The GPU box has no install step: run with PYTHONPATH=. and check the script's own
+    # guard that it imported neither dask nor zarr.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "bench/gpu_check.py", "--device", "cpu", "--preset", "fast",
+                          "--steps", "2", "--size", "32", "--packs", "1,2", "--repeats", "1"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert [r["K"] for r in summary["rows"]] == [1, 2]
+    assert all(r["fits_per_minute"] > 0 for r in summary["rows"])
