@@ -18,3 +18,15 @@ def test_gpu_check_runs_from_a_plain_checkout_on_cpu():
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     assert [r["K"] for r in summary["rows"]] == [1, 2]
     assert all(r["fits_per_minute"] > 0 for r in summary["rows"])
+
+
+def test_fit_speed_measures_seconds_memory_and_flops(tmp_path):
+    res = subprocess.run([sys.executable, "bench/fit_speed.py", "--presets", "fast", "--sizes", "32",
+                          "--repeats", "1", "--threads", "1", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    data = json.loads((tmp_path / "fit_speed.json").read_text())
+    row = data["rows"][0]
+    assert row["preset"] == "fast" and row["size"] == 32
+    assert row["seconds"] > 0 and row["peak_rss_mb"] > 50 and row["gflop"] > 0
+    assert 0 < row["fraction_of_peak"] < 5

@@ -1,0 +1,103 @@
+"""Render docs/PERFORMANCE.md from the JSON that bench/fit_speed.py and bench/scan_speed.py wrote.
+
+    .venv/bin/python bench/report.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} {platform.release()}"
+
+
+def commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip() or "unknown"
+
+
+def fit_section(data: dict) -> list[str]:
+    lines = [
+        "## Seconds and memory per fit",
+        "",
+        f"`{data['command']}` at commit `{data['commit']}`; median of {len(data['rows'][0]['runs'])} runs, "
+        f"{data['threads']} torch threads, each fit in a fresh process (peak RSS is that process's).",
+        "FLOPs counted with `torch.utils.flop_counter.FlopCounterMode` over one whole fit (training and heatmap);",
+        f"peak = best float32 2048x2048 matmul on the same threads: {data['matmul_peak_gflops']:.1f} GFLOP/s "
+        "(achievable, not the vendor's figure).",
+        "",
+        "| preset | input | seconds | peak RSS (MB) | GFLOP | GFLOP/s | share of peak |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        lines.append(f"| {r['preset']} | {r['size']}x{r['size']} | {r['seconds']:.2f} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['gflop']:.1f} | {r['gflops_per_s']:.1f} | {100 * r['fraction_of_peak']:.1f}% |")
+    return lines + [""]
+
+
+def scan_section(data: dict) -> list[str]:
+    m = data["median"]
+    return [
+        "## The scan around the fits",
+        "",
+        f"`{data['command']}` at commit `{data['commit']}`: {data['images']} generated "
+        f"{data['size']}x{data['size']} images, preset `{data['preset']}`, single-threaded torch, whole commands "
+        "timed from outside (interpreter and cluster start-up included), median of "
+        f"{len(data['runs']['loop'])} runs.",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        f"| one `ssdnet detect` call over the images | {m['loop']:.1f} s | |",
+        f"| `ssdnet scan`, 1 worker | {m['scan_1']:.1f} s | |",
+        f"| scan / loop | {data['scan_over_loop']:.3f} | at most 1.10 |",
+        f"| `ssdnet scan`, 2 workers | {m['scan_2']:.1f} s | |",
+        f"| 2 workers / 1 worker, images per minute | {data['speedup_2_workers']:.2f}x | at least 1.8x |",
+        f"| Zarr write seconds per image | {data['write_seconds_per_image']:.4f} s | |",
+        f"| fit seconds per image (median, from the index) | {data['fit_seconds_per_image']:.2f} s | |",
+        f"| write / fit | {100 * data['write_over_fit']:.2f}% | at most 2% |",
+        "",
+    ]
+
+
+def main() -> None:
+    lines = ["# Performance", "", f"Machine: {machine()}.", "",
+             "Every figure below was measured by a script in `bench/`; rerun it and then "
+             "`.venv/bin/python bench/report.py` to refresh this page.", ""]
+    for name, render in (("fit_speed", fit_section), ("scan_speed", scan_section)):
+        path = OUT / f"{name}.json"
+        if path.exists():
+            lines += render(json.loads(path.read_text()))
+        else:
+            lines += [f"## {name}", "", f"Not measured yet: run `bench/{name}.py`.", ""]
+    gpu = OUT / "gpu_check.json"
+    lines += ["## Packed fits on a GPU", ""]
+    if gpu.exists():
+        data = json.loads(gpu.read_text())
+        lines += [f"`bench/gpu_check.sh` on {data['device']} at commit `{data.get('commit', '?')}`:", "",
+                  "| K | fits per minute | speed-up |", "|---|---|---|"]
+        lines += [f"| {r['K']} | {r['fits_per_minute']:.1f} | {r['speedup']:.2f}x |" for r in data["rows"]]
+    else:
+        lines += ["Unmeasured: no GPU was available to this project's sessions so far. `bench/gpu_check.sh` "
+                  "(runs in under 5 minutes, needs only Python, torch, numpy and pillow) prints the table; "
+                  "its CPU smoke run is part of the test suite."]
+    (ROOT / "docs" / "PERFORMANCE.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
