@@ -6,6 +6,7 @@ import os
 import numpy as np
 import xarray as xr
 
+from pipeline.flags import FLAG_VAR, Z_VAR
 from pipeline.store import INDEX_VARS, quiet_zarr
 
 
@@ -20,6 +21,14 @@ def _plain_strings(ds: xr.Dataset) -> xr.Dataset:
         image=ds.indexes["image"].astype(object))
 
 
+def _with_flags(index: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
+    # A group that no finished scan has flagged yet (new in a killed scan) has no flag arrays.
+    n = index.sizes["image"]
+    z = ds[Z_VAR].values if Z_VAR in ds else np.full(n, np.nan)
+    flag = ds[FLAG_VAR].values if FLAG_VAR in ds else np.zeros(n, dtype=bool)
+    return index.assign({Z_VAR: ("image", z), FLAG_VAR: ("image", flag)})
+
+
 def open_index(store: str | os.PathLike) -> xr.Dataset:
     """The index over every image of every group (failed included), sorted by image id."""
     tree = _open_tree(store)
@@ -28,9 +37,10 @@ def open_index(store: str | os.PathLike) -> xr.Dataset:
         ds = node.to_dataset()
         if "image" not in ds.dims:
             continue
-        parts.append(_plain_strings(ds[[v for v in INDEX_VARS if v != "image"]].load()))
+        parts.append(_with_flags(_plain_strings(ds[[v for v in INDEX_VARS if v != "image"]].load()), ds))
     if not parts:
         empty = {v: ("image", np.array([], dtype=str)) for v in INDEX_VARS if v != "image"}
+        empty.update({Z_VAR: ("image", np.array([], dtype=float)), FLAG_VAR: ("image", np.array([], dtype=bool))})
         return xr.Dataset(empty, coords={"image": np.array([], dtype=str)})
     index = xr.concat(parts, dim="image")
     # A row a killed writer left unnamed or doubled is not an image (the next scan repairs it).

@@ -30,6 +30,7 @@ import cluster
 import ssdnet
 
 from pipeline.archive import Entry, describe_all, iter_entries
+from pipeline.flags import flag_store
 from pipeline.lock import store_lock
 from pipeline.scanoptions import ScanOptions, resolve_all, split_options
 from pipeline.store import StoreWriter
@@ -276,6 +277,9 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                 result = summary(store, tally, client.dashboard_link)
         finally:
             writer.close()
+        # Only after a finished pass, and on the closed store (one row per image): flags are
+        # relative to the whole archive.
+        result.update(flag_store(store, opts.anomaly_z, opts.threshold))
     log.info("done: %s", result)
     return result
 

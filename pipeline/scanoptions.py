@@ -23,12 +23,17 @@ class ScanOptions:
     map_dtype: str = "float32"
     log_file: str = ""
     json: bool = False
+    anomaly_z: float = 3.5             # flag ok images whose robust z of score_max reaches this (flags.py)
+    threshold: float = 0.0             # or, when > 0, whose score_max reaches this
+    fail_on_anomaly: bool = False      # ssdnet scan: exit 4 when any image is flagged
 
     def __post_init__(self) -> None:
         if self.map_dtype not in ("float32", "float16"):
             raise Refused(f"map_dtype must be float32 or float16 (got {self.map_dtype!r})")
         if self.timeout < 0 or self.workers < 0:
             raise Refused("timeout and workers must not be negative")
+        if self.anomaly_z <= 0 or self.threshold < 0:
+            raise Refused("anomaly_z must be positive and threshold not negative")
         if self.scheduler and self.scheduler_file:
             raise Refused("give --scheduler or --scheduler-file, not both")
 

@@ -37,6 +37,11 @@ def _setup_logging(log_file: str) -> None:
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML file holding any of these options; flags win.")
 @click.option("--log-file", default=None, help="Append a log of the scan to this file.")
+@click.option("--anomaly-z", type=float, default=None, help="Flag ok images whose robust z-score of "
+              "score_max over the archive reaches this [3.5].")
+@click.option("--threshold", type=float, default=None, help="Flag ok images whose score_max reaches this "
+              "instead (absolute, in units of score_max).")
+@click.option("--fail-on-anomaly", is_flag=True, default=None, help="Exit 4 when any image is flagged.")
 @click.option("--json", "json_out", is_flag=True, default=None, help="Print the summary as one JSON object.")
 @config_options
 def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json_out: bool | None,
@@ -47,8 +52,10 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
     Rerunning resumes: only new, changed and failed images are fitted. By default the cluster is a
     LocalCluster on this machine, started and stopped here, one task slot per worker; --cluster /
     --cluster-config choose another (docs/CLUSTER.md). --threads (torch threads per fit) defaults
-    to 1 in a scan. Exit 0: all ok; 3: some failed; 2: usage error or refused store.
+    to 1 in a scan. Exit 0: all ok; 3: some failed; 4: none failed but some flagged and
+    --fail-on-anomaly; 2: usage error or refused store.
     """
+    from pipeline.flags import flag_line
     from pipeline.progress import ProgressLine, human_summary
     from pipeline.scanner import scan
     from pipeline.scanoptions import read_toml, split_options
@@ -80,4 +87,10 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
         click.echo(json.dumps(result))
     else:
         click.echo(human_summary(result))
-    return exitcodes.SOME_FAILED if result["failed"] else exitcodes.OK
+        click.echo(flag_line(result))
+    if result["failed"]:
+        return exitcodes.SOME_FAILED
+    # Failed inputs win over flags: a failure needs a person whatever the flags say.
+    if scan_values.get("fail_on_anomaly") and result["flagged"]:
+        return exitcodes.ANOMALIES
+    return exitcodes.OK
