@@ -1,0 +1,67 @@
+"""``ssdnet index``: the store's index as one table (CSV, JSON or Parquet), one row per image."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from typing import IO, Any
+
+import pandas as pd
+
+from pipeline.exitcodes import Refused
+
+FORMATS = ("csv", "json", "parquet")
+
+
+def index_table(store: str | os.PathLike, sort: str = "score_max", failed: bool = False) -> pd.DataFrame:
+    """Every image of ``store`` as a row, sorted by ``sort`` descending (NaN last, ties by id)."""
+    from pipeline.results import open_index
+
+    if not os.path.exists(os.path.join(os.fspath(store), "zarr.json")):
+        raise Refused(f"{os.fspath(store)} is not a scan store")
+    df = open_index(store).to_dataframe().reset_index()
+    if sort not in df.columns:
+        raise Refused(f"unknown --sort {sort!r}; one of {', '.join(df.columns)}")
+    if failed:
+        df = df[df["status"] == "failed"]
+    # Two stable sorts: by id first so equal values keep a fixed order.
+    df = df.sort_values("image", kind="stable")
+    return df.sort_values(sort, ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    return value
+
+
+def write_table(df: pd.DataFrame, fmt: str, out: str | None = None, stream: IO[str] | None = None) -> None:
+    """Write ``df`` to ``out`` (a path) or, for csv and json, to ``stream`` (default: stdout)."""
+    if fmt not in FORMATS:
+        raise Refused(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        if not out:
+            raise Refused("--format parquet needs --out FILE (it is binary)")
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise Refused("--format parquet needs pyarrow: pip install 'ssdnet[parquet]'") from None
+        df.to_parquet(out, index=False)
+        return
+    target = open(out, "w", encoding="utf-8", newline="") if out else (stream or sys.stdout)
+    try:
+        if fmt == "csv":
+            # Timestamps keep their nanoseconds: read_csv(parse_dates=...) gives back the same instants.
+            df.to_csv(target, index=False)
+        else:
+            rows = [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+            json.dump(rows, target, ensure_ascii=False)
+            target.write("\n")
+    finally:
+        if out:
+            target.close()
