@@ -16,6 +16,7 @@ from pipeline import exitcodes
 from pipeline.commands.cluster_info import cluster_group
 from pipeline.commands.detect import detect_cmd
 from pipeline.commands.eval import eval_cmd
+from pipeline.commands.review import index_cmd, review_cmd, show_cmd
 from pipeline.commands.scan import scan_cmd
 from pipeline.commands.submit import submit_cmd
 
@@ -31,6 +32,9 @@ cli.add_command(eval_cmd)
 cli.add_command(scan_cmd)
 cli.add_command(cluster_group)
 cli.add_command(submit_cmd)
+cli.add_command(review_cmd)
+cli.add_command(show_cmd)
+cli.add_command(index_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

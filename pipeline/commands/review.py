@@ -1,0 +1,51 @@
+"""``ssdnet review``, ``ssdnet show`` and ``ssdnet index``: looking at a scanned store."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("review")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Folder of the report.")
+@click.option("--top", type=int, default=24, show_default=True, help="Images pictured, highest score_max first.")
+@click.option("--threshold", type=float, default=None,
+              help="Mark this score_max (absolute) in the histogram instead of the scan's flag cut-off.")
+def review_cmd(store: str, out: str, top: int, threshold: float | None) -> int:
+    """Write OUT/index.html: an offline report of STORE (summary, histogram, top images, failures,
+    every image in a paged table). Pictures are written once into OUT/img/ and reused."""
+    from pipeline.review import write_report
+
+    result = write_report(store, out, top=top, threshold=threshold)
+    click.echo(json.dumps(result))
+    return 0
+
+
+@click.command("show")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@click.argument("image_id")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
+def show_cmd(store: str, image_id: str, out: str) -> int:
+    """Write one image's heatmap overlay (map resolution, hottest region outlined) to OUT."""
+    from pipeline.pictures import save_overlay
+
+    region = save_overlay(store, image_id, out)
+    click.echo(f"{out}: hottest region x {region.x0}-{region.x1}, y {region.y0}-{region.y1}")
+    return 0
+
+
+@click.command("index")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv", show_default=True)
+@click.option("--sort", default="score_max", show_default=True, help="Index variable to sort by, descending.")
+@click.option("--failed", is_flag=True, help="Only the failed images.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help="File to write [stdout].")
+def index_cmd(store: str, fmt: str, sort: str, failed: bool, out: str | None) -> int:
+    """Export STORE's index, one row per image (flags included)."""
+    from pipeline.export import index_table, write_table
+
+    if fmt == "parquet" and not out:
+        raise click.UsageError("--format parquet needs --out FILE (it is binary)")
+    write_table(index_table(store, sort, failed), fmt, out)
+    return 0

@@ -1,0 +1,101 @@
+"""``ssdnet review`` and ``ssdnet show`` on a scanned store."""
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import pipeline
+from pipeline.review import write_report
+
+from review_fixtures import BROKEN, ODD, scanned  # noqa: F401
+from scan_fixtures import client, run_cli  # noqa: F401
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("src", "href") and value:
+                self.urls.append(value)
+            if tag in ("script", "link") and name in ("src", "href") and value and not value.startswith("data:"):
+                self.external.append(value)
+
+
+def local_targets(page: Path) -> list[str]:
+    """Every src/href of the page; asserts each resolves offline (a file, an anchor or data:)."""
+    links = Links()
+    text = page.read_text(encoding="utf-8")
+    links.feed(text)
+    assert not links.external, "scripts and styles must be inline"
+    for url in links.urls:
+        assert not re.match(r"^[a-z]+://", url), f"{url}: not offline"
+        if url.startswith("#"):
+            assert f'id="{url[1:]}"' in text, f"{url}: no such anchor"
+        elif not url.startswith("data:"):
+            assert (page.parent / url).is_file(), f"{url}: missing"
+    return links.urls
+
+
+def test_report_lists_top_k_in_score_order_with_pictures_written_once(scanned, tmp_path):
+    _, store, _ = scanned
+    out = tmp_path / "report"
+    result = write_report(store, out, top=3)
+    assert result["pictured"] == 3 and result["images"] == 10 and result["flagged"] == 1
+    page = out / "index.html"
+    text = page.read_text(encoding="utf-8")
+
+    index = pipeline.open_index(store).to_dataframe()
+    expected = list(index[index.status == "ok"].sort_values("score_max", ascending=False, kind="stable").index[:3])
+    shown = re.findall(r'<div class="detail" id="detail-(\d+)"><h3>#\d+ ([^<]+)', text)
+    assert [int(rank) for rank, _ in shown] == [1, 2, 3]
+    assert [image_id.strip() for _, image_id in shown] == expected and expected[0] == ODD
+    # The flagged image is marked; the failed one is listed with its error.
+    assert re.search(r'class="tile flag">.*?' + re.escape(ODD), text)
+    assert re.search(re.escape(BROKEN) + r"</td><td>cannot decode", text)
+    # The histogram marks the scan's cut-off; every image is a row of the embedded table.
+    assert 'class="cut"' in text and "flag cut-off" in text
+    rows = json.loads(re.search(r'id="index-data">(.*?)</script>', text).group(1).replace("<\\/", "</"))["rows"]
+    assert sorted(r[0] for r in rows) == sorted(index.index)
+
+    urls = local_targets(page)
+    pictures = sorted(p for p in (out / "img").iterdir() if p.suffix == ".png")
+    assert len(pictures) == 9 and {f"img/{p.name}" for p in pictures} <= set(urls)
+    with Image.open(next(p for p in pictures if p.name.endswith(".overlay.png"))) as im:
+        overlay = np.asarray(im.convert("RGB"))
+    assert (overlay == (0, 255, 255)).all(axis=2).any(), "no outline drawn"
+
+    stamps = {p: p.stat().st_mtime_ns for p in pictures}
+    write_report(store, out, top=3)
+    assert {p: p.stat().st_mtime_ns for p in pictures} == stamps
+
+
+def test_review_command_threshold_marks_the_histogram(scanned, tmp_path, capsys):
+    _, store, _ = scanned
+    assert run_cli(["review", store, "--out", tmp_path / "r", "--top", "1", "--threshold", "1e9"]) == 0
+    assert json.loads(capsys.readouterr().out)["pictured"] == 1
+    text = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    assert "Review threshold 1e+09: 0 ok images" in text and "above every score" in text
+    assert run_cli(["review", store, "--out", tmp_path / "r", "--top", "-1"]) == 2
+
+
+def test_show_writes_an_overlay_at_map_size_and_refuses_unknown_ids(scanned, tmp_path, capsys):
+    _, store, _ = scanned
+    out = tmp_path / "odd.png"
+    assert run_cli(["show", store, ODD, "--out", out]) == 0
+    with Image.open(out) as im:
+        assert im.size == pipeline.open_map(store, ODD).shape[::-1] and im.mode == "RGB"
+        assert np.asarray(im).std() > 10
+    capsys.readouterr()
+    assert run_cli(["show", store, "arch/nothing.png", "--out", tmp_path / "x.png"]) == 2
+    assert run_cli(["show", store, BROKEN, "--out", tmp_path / "x.png"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no map for image id 'arch/nothing.png'") and not (tmp_path / "x.png").exists()
