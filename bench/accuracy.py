@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
+
 from ssdnet.evaluation import METHODS, evaluate  # noqa: E402
 
 BASELINES = [m for m in METHODS if m != "ssdnet"]
@@ -112,11 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="fast", help="SSDnet preset (baselines have none).")
     p.add_argument("--option", action="append", default=[], metavar="FIELD=VALUE",
                    help="Further SSDnet config field, repeatable (e.g. --option steps=100).")
+    p.add_argument("--threads", type=int, default=0,
+                   help="Torch threads for every method (0: torch's default); 1 is fastest on a shared machine.")
     p.add_argument("--results", default=str(ROOT / "bench" / "results.json"))
     p.add_argument("--markdown", default=str(ROOT / "docs" / "RESULTS.md"))
     p.add_argument("--per-image-dir", default=str(ROOT / "bench" / "out"),
                    help="Per-image CSVs go to DIR/<set>/<method>.csv.")
     args = p.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     root = Path(args.datasets)
     sets = [s for s in args.sets.split(",") if s] or sorted(d.name for d in root.iterdir() if (d / "images").is_dir())
     methods = [m for m in args.methods.split(",") if m]
