@@ -8,6 +8,7 @@ import click
 from pipeline import exitcodes
 from pipeline.options import config_from, config_options
 from ssdnet.evaluation import METHODS, DatasetError, evaluate
+from ssdnet.imageio import ImageError
 
 _ROWS = (("images", "n_images", "d"), ("pixel AUROC", "pixel_auroc", ".4f"), ("pixel AUPRC", "pixel_auprc", ".4f"),
          ("pixel AUPRO@0.3", "pixel_aupro", ".4f"), ("pixel F1-max", "pixel_f1_max", ".4f"),
@@ -44,7 +45,8 @@ def eval_cmd(dataset: str, method: str, limit: int | None, per_image: str | None
     cfg = config_from(kwargs) if method == "ssdnet" else None
     try:
         result = evaluate(dataset, method, cfg, limit, per_image)
-    except DatasetError as exc:
+    except (DatasetError, ImageError) as exc:
+        # Metrics over part of a set would pass for the whole set's: one bad image refuses the run.
         raise exitcodes.Refused(str(exc)) from None
     click.echo(json.dumps(result) if as_json else render(result))
     return exitcodes.OK

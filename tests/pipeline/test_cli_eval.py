@@ -66,6 +66,15 @@ def test_bad_dataset_path_is_a_usage_error(capsys, tmp_path, make, why):
     assert err.startswith(f"error: {path}: ") and why in err
 
 
+def test_an_undecodable_image_refuses_the_whole_run(capsys, tmp_path):
+    write_dataset(tmp_path / "set", 2, size=64, good=1)
+    broken = tmp_path / "set" / "images" / "good_000.png"
+    broken.write_bytes(b"not a png")
+    code, out, err = run(capsys, "eval", tmp_path / "set", "--method", "glcm")
+    assert code == 2 and out == ""
+    assert err.strip() == f"error: {broken}: not a recognised image format"
+
+
 def test_bad_config_flag_is_a_usage_error(capsys, sets):
     code, _, err = run(capsys, "eval", sets / "folder", "--preset", "fast", "--steps", "0")
     assert code == 2 and "steps must be positive" in err
