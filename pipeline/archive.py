@@ -176,6 +176,24 @@ def _wanted(rel: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> boo
     return not any(fnmatch.fnmatch(rel, g) for g in exclude)
 
 
+def count_entries(sources: list[Source], include: Iterable[str] = (), exclude: Iterable[str] = ()) -> int | None:
+    """How many entries iter_entries will yield, from names alone; None when that would mean
+    reading a compressed tar twice (its total then shows once enumeration ends)."""
+    inc, exc = tuple(include), tuple(exclude)
+    total = 0
+    for src in sources:
+        if src.kind == "tar":
+            if not src.location.lower().endswith(".tar"):
+                return None
+            with tarfile.open(src.location, mode="r:") as tf:  # seeks over member data
+                names = [m.name for m in tf if m.isfile() and is_image_name(m.name)]
+            rels = {safe_relative(n) for n in names}
+        else:
+            rels = {rel for rel, _ in _candidates(src)}
+        total += sum(1 for rel in rels if _wanted(rel, inc, exc))
+    return total
+
+
 def iter_entries(sources: list[Source], include: Iterable[str] = (), exclude: Iterable[str] = ()) -> Iterator[Entry]:
     """Every image entry of ``sources`` in order; ``include``/``exclude`` match the relative path."""
     inc, exc = tuple(include), tuple(exclude)

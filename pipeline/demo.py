@@ -56,7 +56,7 @@ Open the result with xarray:
         print(f"  highest score_max: {image_id}  {score:.4g}")
     heat = pipeline.open_map(str(STORE), "archive/defect/part_02.png")
     print(f"map of archive/defect/part_02.png: {heat.dims} {heat.shape}, max at "
-          f"{np.unravel_index(int(np.argmax(heat.data)), heat.shape)}")
+          f"{tuple(int(i) for i in np.unravel_index(int(np.argmax(heat.data)), heat.shape))}")
     return 0 if summary["failed"] == 0 else 3
 
 

@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 
 class ProgressLine:
-    """``done/total`` (total once enumeration has ended), rate and ETA, redrawn in place."""
+    """``done/total`` (total once counted, or once enumeration has ended), rate and ETA."""
 
     def __init__(self, stream: TextIO = sys.stderr):
         self.stream = stream
@@ -16,9 +16,11 @@ class ProgressLine:
     def __call__(self, tally: Any, exhausted: bool) -> None:
         elapsed = max(time.monotonic() - tally.start, 1e-9)
         rate = tally.done / elapsed
-        left = tally.seen - tally.skipped - tally.done
-        total = f"/{tally.seen - tally.skipped}" if exhausted else "/?"
-        eta = f"ETA {_clock(left / rate)}" if exhausted and rate > 0 else "ETA --"
+        known = tally.seen if exhausted else tally.total
+        # Skipped images take no fitting time: the ETA counts the ones still to fit.
+        todo = known - tally.skipped if known is not None else None
+        total = f"/{todo}" if todo is not None else "/?"
+        eta = f"ETA {_clock(max(0, todo - tally.done) / rate)}" if todo is not None and rate > 0 else "ETA --"
         line = (f"{tally.done}{total} fitted  ok {tally.ok}  failed {tally.failed}  skipped {tally.skipped}"
                 f"  {rate * 60:.1f} img/min  {eta}")
         self.stream.write("\r" + line.ljust(self.width))

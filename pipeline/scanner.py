@@ -17,8 +17,11 @@ import contextlib
 import hashlib
 import logging
 import os
+import tarfile
+import threading
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -29,7 +32,7 @@ from distributed import Client, KilledWorker, as_completed
 import cluster
 import ssdnet
 
-from pipeline.archive import Entry, describe_all, iter_entries
+from pipeline.archive import Entry, count_entries, describe_all, iter_entries
 from pipeline.flags import flag_store
 from pipeline.lock import store_lock
 from pipeline.scanoptions import ScanOptions, resolve_all, split_options
@@ -56,6 +59,7 @@ class Tally:
     seen: int = 0
     write_s: float = 0.0
     written: int = 0
+    total: int | None = None  # entries to enumerate, once counted
 
     def __post_init__(self) -> None:
         self.errors: dict[str, str] = {}
@@ -234,6 +238,16 @@ class Scanner:
                 log.warning("failed: %s: %s", rec["id"], rec["error"])
 
 
+def _count_in_background(tally: Tally, srcs: list, opts: ScanOptions) -> None:
+    """The progress line's total: names only, beside the scan, so fitting starts at once."""
+    def count() -> None:
+        try:
+            tally.total = count_entries(srcs, opts.include, opts.exclude)
+        except (OSError, tarfile.TarError, zipfile.BadZipFile):
+            pass  # the scan itself reports unreadable sources
+    threading.Thread(target=count, name="ssdnet-count", daemon=True).start()
+
+
 def summary(store: str, tally: Tally, dashboard: str = "") -> dict[str, Any]:
     return {"store": store, "ok": tally.ok, "failed": tally.failed, "skipped": tally.skipped,
             "images_per_minute": round(tally.rate(), 2), "failed_ids": sorted(tally.errors),
@@ -273,6 +287,8 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                 log.info("scan %s -> %s on %s (dashboard %s)", [s.location for s in srcs], store,
                          client.scheduler.address, client.dashboard_link)
                 scanner = Scanner(client, writer, cfg, opts, on_progress, gpu)
+                if on_progress:
+                    _count_in_background(scanner.tally, srcs, opts)
                 tally = scanner.run(iter_entries(srcs, opts.include, opts.exclude))
                 result = summary(store, tally, client.dashboard_link)
         finally:
