@@ -30,14 +30,18 @@ def index_table(store: str | os.PathLike, sort: str = "score_max", failed: bool 
     return df.sort_values(sort, ascending=False, kind="stable", na_position="last").reset_index(drop=True)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return _plain(value.item())
-    return value
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain JSON values: NaN as null, timestamps as ISO 8601 with nanoseconds."""
+    cols: dict[str, list[Any]] = {}
+    for name in df.columns:
+        col = df[name]
+        if col.dtype.kind == "M":
+            cols[name] = [None if pd.isna(t) else t.isoformat() for t in col]
+        elif col.dtype.kind == "f":
+            cols[name] = [v if math.isfinite(v) else None for v in col.tolist()]
+        else:
+            cols[name] = col.tolist()
+    return [dict(zip(cols, row)) for row in zip(*cols.values())]
 
 
 def write_table(df: pd.DataFrame, fmt: str, out: str | None = None, stream: IO[str] | None = None) -> None:
@@ -59,8 +63,8 @@ def write_table(df: pd.DataFrame, fmt: str, out: str | None = None, stream: IO[s
             # Timestamps keep their nanoseconds: read_csv(parse_dates=...) gives back the same instants.
             df.to_csv(target, index=False)
         else:
-            rows = [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
-            json.dump(rows, target, ensure_ascii=False)
+            # dumps, not dump: one C-encoded string is several times faster than dump's chunks.
+            target.write(json.dumps(records(df), ensure_ascii=False))
             target.write("\n")
     finally:
         if out:
