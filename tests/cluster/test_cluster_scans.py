@@ -11,6 +11,7 @@ import pytest
 
 import cluster
 import pipeline
+from pipeline.cli import main
 from ssdnet.synthetic import write_dataset
 
 SCAN = ["--preset", "fast", "--steps", "10", "--size", "48"]
@@ -68,24 +69,54 @@ def test_ssdnet_submit_runs_the_scan_in_one_batch_job(tmp_path, images, slurm):
     assert_complete(store)
 
 
-def test_scan_through_scheduler_file_processes(tmp_path, images, start_dask):
-    with start_dask(tmp_path, workers=2) as (sched_file, _address):
-        spec = cluster.ClusterSpec(kind="scheduler-file", scheduler_file=str(sched_file))
+def test_scheduler_file_processes_run_tasks_and_a_scan(tmp_path, images, start_dask):
+    with start_dask(tmp_path, workers=2) as (sched_file, address):
+        spec = cluster.load_spec(None, kind="scheduler-file", scheduler_file=str(sched_file))
         with cluster.connect(spec) as client:
             client.wait_for_workers(2, timeout=60)
             workers = set(client.scheduler_info(n_workers=-1)["workers"])
+            futures = client.map(lambda x: x * x, range(20), pure=False)
+            assert sum(client.gather(futures)) == sum(x * x for x in range(20))
+            assert len({client.who_has(f)[f.key][0] for f in futures}) == 2  # both processes worked
             result = pipeline.scan(images, tmp_path / "scan.zarr", client=client, preset="fast",
                                    steps=10, size=48)
+        # A client leaves a cluster it did not start running: connect again, by address.
+        with cluster.connect(cluster.ClusterSpec(kind="address", address=address)) as client:
+            assert set(client.scheduler_info(n_workers=-1)["workers"]) == workers
     assert result["ok"] == COUNT
     assert_complete(tmp_path / "scan.zarr", workers=workers)
 
 
-def test_ssdnet_scan_through_a_tls_only_scheduler(tmp_path, images, start_dask, certs):
-    with start_dask(tmp_path, workers=1, certs=certs) as (sched_file, _address):
-        refused = ssdnet("scan", images, "--out", tmp_path / "plain.zarr", "--scheduler-file", sched_file,
-                         *SCAN)
-        assert refused.returncode == 2, refused.stderr
-        assert refused.stderr.startswith("error: scheduler file ") and "tls" in refused.stderr
+def test_tls_only_scheduler_admits_only_certified_clients(tmp_path, images, start_dask, certs, capsys):
+    tls = {"tls_ca_file": certs["ca"], "tls_cert": certs["cert"], "tls_key": certs["key"]}
+    with start_dask(tmp_path, workers=1, certs=certs) as (sched_file, address):
+        assert address.startswith("tls://")
+        spec = cluster.ClusterSpec(kind="scheduler-file", scheduler_file=str(sched_file), **tls)
+        with cluster.connect(spec) as client:
+            client.wait_for_workers(1, timeout=60)
+            assert client.submit(lambda: "over tls").result() == "over tls"
+            assert all(a.startswith("tls://") for a in client.scheduler_info(n_workers=-1)["workers"])
+
+        # No certificates, plain TCP to the TLS port, a certificate from another CA: all refused.
+        with pytest.raises(cluster.ClusterError, match="needs tls_ca_file and tls_cert"):
+            with cluster.connect(cluster.ClusterSpec(kind="address", address=address), timeout="5s"):
+                pass
+        with pytest.raises(cluster.ClusterError):
+            with cluster.connect(cluster.ClusterSpec(kind="address", address=address.replace("tls", "tcp")),
+                                 timeout="5s"):
+                pass
+        stranger = cluster.ClusterSpec(kind="address", address=address, tls_ca_file=certs["other_ca"],
+                                       tls_cert=certs["stranger_cert"], tls_key=certs["stranger_key"])
+        with pytest.raises(cluster.ClusterError):
+            with cluster.connect(stranger, timeout="5s"):
+                pass
+
+        # The command line: refused without the TLS flags (exit 2, one line), a full scan with them.
+        with pytest.raises(SystemExit) as refused:
+            main(["scan", images, "--out", str(tmp_path / "plain.zarr"), "--scheduler-file", str(sched_file),
+                  *SCAN])
+        err = capsys.readouterr().err
+        assert refused.value.code == 2 and err.startswith("error: scheduler file ") and "tls" in err
         run = ssdnet("scan", images, "--out", tmp_path / "scan.zarr", "--scheduler-file", sched_file,
                      "--tls-ca-file", certs["ca"], "--tls-cert", certs["cert"], "--tls-key", certs["key"],
                      *SCAN, "--json")
