@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import xarray as xr
@@ -29,14 +30,26 @@ def _with_flags(index: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
     return index.assign({Z_VAR: ("image", z), FLAG_VAR: ("image", flag)})
 
 
-def open_index(store: str | os.PathLike) -> xr.Dataset:
+def open_index(store: str | os.PathLike, attempts: int = 5) -> xr.Dataset:
     """The index over every image of every group (failed included), sorted by image id."""
+    for attempt in range(attempts):
+        try:
+            return _read_index(store)
+        except ValueError:
+            # A running scan doubling a group resizes its arrays one by one: read again.
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
+def _read_index(store: str | os.PathLike) -> xr.Dataset:
     tree = _open_tree(store)
     parts = []
     for node in tree.children.values():
         ds = node.to_dataset()
-        if "image" not in ds.dims:
-            continue
+        if "image" not in ds.dims or any(v not in ds for v in INDEX_VARS if v != "image"):
+            continue  # a group a running scan is still creating
         parts.append(_with_flags(_plain_strings(ds[[v for v in INDEX_VARS if v != "image"]].load()), ds))
     if not parts:
         empty = {v: ("image", np.array([], dtype=str)) for v in INDEX_VARS if v != "image"}
