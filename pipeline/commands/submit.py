@@ -4,14 +4,14 @@ from __future__ import annotations
 import click
 
 from pipeline import exitcodes
-from pipeline.clusteropts import cluster_options, spec_from
+from pipeline.clusteropts import cluster_config_options, spec_from
 from pipeline.submit import submit_scan
 
 
 @click.command("submit")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", "store", required=True, help="The scan's store (on a shared filesystem).")
-@cluster_options
+@cluster_config_options
 @click.option("--job-dir", default=None, type=click.Path(file_okay=False),
               help="Where the job script, scheduler file and logs go [default: STORE.jobs].")
 @click.option("--scan-args", default="", metavar="ARGS",
