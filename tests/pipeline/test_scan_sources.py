@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import xarray as xr
 
 import pipeline
 import ssdnet
+from pipeline.exitcodes import Refused
 from pipeline.flags import FLAG_VARS
 
 from scan_fixtures import (CFG, FAST, client, make_tar, make_zip, png_bytes, reference_map,  # noqa: F401
@@ -99,3 +101,21 @@ def test_corrupt_files_are_failed_rows_and_exit_3(client, tmp_path, capsys):
     assert set(failed.status.values) == {"failed"} and all(failed.error.values)
     assert "empty" in str(failed.error.sel(image="mixed/empty.tif").values)
     assert xr.open_datatree(str(store), engine="zarr")["failed"].to_dataset().sizes["image"] == 3
+
+
+def test_glob_source_and_float16_maps(client, tmp_path):
+    paths = write_images(tmp_path / "shots", 2, sub="day1")
+    write_images(tmp_path / "shots", 1, first_seed=5, sub="day2")
+    store = tmp_path / "half.zarr"
+
+    summary = pipeline.scan(str(tmp_path / "shots" / "day1" / "*.png"), store, client=client,
+                            map_dtype="float16", **FAST)
+
+    assert summary["ok"] == 2
+    index = pipeline.open_index(store)
+    assert list(index.image.values) == ["day1/img_000.png", "day1/img_001.png"]  # the fixed prefix names it
+    stored = pipeline.open_map(store, "day1/img_001.png")
+    assert stored.dtype == np.float16
+    np.testing.assert_allclose(stored.values, reference_map(paths[1].read_bytes()), rtol=2e-3, atol=1e-7)
+    with pytest.raises(Refused, match="float16"):
+        pipeline.scan(str(tmp_path / "shots" / "day1" / "*.png"), store, client=client, **FAST)
