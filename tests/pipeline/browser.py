@@ -120,9 +120,15 @@ async def _visit(ws_url: str, url: str, expression: str, timeout: float) -> Page
     return visit
 
 
-def visit_page(path: Path, expression: str = "true", timeout: float = 60) -> PageVisit:
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The browser's path. Session scope: set up before the module's scan, so a test without a
+    browser skips at once."""
+    return chromium_or_skip()
+
+
+def visit_page(binary: str, path: Path, expression: str = "true", timeout: float = 60) -> PageVisit:
     """Open ``path`` (a file) in headless Chromium; evaluate ``expression`` after load; screenshot."""
-    binary = chromium_or_skip()
     with tempfile.TemporaryDirectory(prefix="ssdnet-chromium-") as profile:
         proc, ws_url = _start(binary, profile)
         try:

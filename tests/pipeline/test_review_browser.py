@@ -10,7 +10,7 @@ from PIL import Image
 
 from pipeline.review import write_report
 
-from browser import visit_page
+from browser import chromium, visit_page  # noqa: F401
 from review_fixtures import ODD, scanned  # noqa: F401
 from scan_fixtures import client  # noqa: F401
 
@@ -25,11 +25,11 @@ CHECK = """(async () => {
 })()"""
 
 
-def test_report_opens_offline_in_chromium_without_failed_requests(scanned, tmp_path):
+def test_report_opens_offline_in_chromium_without_failed_requests(chromium, scanned, tmp_path):
     _, store, _ = scanned
     out = tmp_path / "report"
     write_report(store, out, top=4)
-    visit = visit_page(out / "index.html", CHECK)
+    visit = visit_page(chromium, out / "index.html", CHECK)
 
     assert visit.failed_requests == [] and visit.bad_responses == []
     assert visit.errors == []
