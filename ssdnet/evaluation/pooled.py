@@ -23,6 +23,7 @@ from sklearn.metrics import roc_auc_score
 # (9 bytes a pixel), plus the sort inside scikit-learn: under 1 GB at the limit.
 EXACT_PIXEL_LIMIT = 16_000_000
 N_BINS = 8192
+QUANTILE_SAMPLE = 1_000_000
 # Highest-scoring pixels kept exactly in binned mode (9 bytes each).
 TOP_EXACT = 2_000_000
 AUPRO_FPR_LIMIT = 0.3
@@ -91,7 +92,13 @@ def integrate_to(x: np.ndarray, y: np.ndarray, limit: float) -> float:
 
 
 def bin_cuts(sample: np.ndarray, n_bins: int) -> np.ndarray:
-    """Bin edges at evenly spaced quantiles of ``sample``."""
+    """Bin edges at evenly spaced quantiles of ``sample``.
+
+    Quantiles of a fixed random subset of QUANTILE_SAMPLE scores: ~100 per bin place the edges
+    as well as all 16 million would, at a fraction of the sort.
+    """
+    if sample.size > QUANTILE_SAMPLE:
+        sample = sample[np.random.default_rng(0).integers(0, sample.size, QUANTILE_SAMPLE)]
     ordered = np.sort(sample)
     picks = np.round(np.linspace(0.0, 1.0, n_bins + 1) * (sample.size - 1)).astype(np.int64)
     return np.unique(ordered[picks])
