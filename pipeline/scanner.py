@@ -283,7 +283,7 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                     gpu = False  # an outside cluster's resources are its own business
                 if on_client:
                     on_client(client)
-                client.register_plugin(TorchThreads(cfg.threads, gpu))
+                client.register_plugin(TorchThreads(cfg.threads, gpu, cfg))
                 log.info("scan %s -> %s on %s (dashboard %s)", [s.location for s in srcs], store,
                          client.scheduler.address, client.dashboard_link)
                 scanner = Scanner(client, writer, cfg, opts, on_progress, gpu)

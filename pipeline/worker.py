@@ -38,16 +38,21 @@ def now_ns() -> int:
 
 
 class TorchThreads(WorkerPlugin):
-    """Give each worker process ``threads`` torch threads and, with CUDA, its own GPU.
+    """Give each worker process ``threads`` torch threads and, with CUDA, its own GPU, then warm
+    torch up with one tiny fit.
 
     The nanny starts workers with OMP_NUM_THREADS=1, so torch has to be told in the worker.
+    A process's first fit costs seconds more than the next (kernel set-up); done here, before
+    the worker takes tasks (it handles none until its plugins are set up), it never counts
+    against --timeout, also on a worker the nanny has just restarted.
     """
 
     name = "ssdnet-torch-threads"
 
-    def __init__(self, threads: int, gpu: bool = False):
+    def __init__(self, threads: int, gpu: bool = False, cfg: ssdnet.Config | None = None):
         self.threads = threads
         self.gpu = gpu
+        self.cfg = cfg
 
     def setup(self, worker: Any) -> None:
         import torch
@@ -58,6 +63,9 @@ class TorchThreads(WorkerPlugin):
             # LocalCluster names its workers 0..n-1: one GPU each.
             index = worker.name if isinstance(worker.name, int) else 0
             torch.cuda.set_device(index % torch.cuda.device_count())
+        if self.cfg is not None:
+            texture = np.random.default_rng(0).random((32, 32, 1), dtype=np.float32)
+            ssdnet.map_for_array(texture, self.cfg.replace(steps=2))
 
 
 def _announce(topic: str, token: str, shape: tuple[int, int] | None) -> None:

@@ -63,10 +63,8 @@ def reference_map(data: bytes) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def client(dask_client):
-    """The session cluster, its workers warmed up (torch's first fit in a process costs seconds)."""
-    dask_client.wait_for_workers(2, timeout=60)
-    data = png_bytes(999)
-    dask_client.run(lambda: ssdnet.map_for_array(ssdnet.load_image(data), CFG).shape)
+    """The session cluster, with both workers up (each scan's plugin warms them up)."""
+    dask_client.wait_for_workers(2, timeout=120)
     return dask_client
 
 

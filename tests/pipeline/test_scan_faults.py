@@ -34,7 +34,7 @@ def test_worker_killed_mid_run_is_retried(client, tmp_path):
     assert killed, "no worker was busy when results arrived"
     assert (summary["ok"], summary["failed"]) == (6, 0)
     assert set(pipeline.open_index(tmp_path / "s.zarr").status.values) == {"ok"}
-    client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next tests
+    client.wait_for_workers(2, timeout=120)  # the nanny restarts it for the next tests
 
 
 def test_fit_over_timeout_is_a_failed_row(client, tmp_path):
@@ -52,7 +52,7 @@ def test_fit_over_timeout_is_a_failed_row(client, tmp_path):
     row = pipeline.open_index(tmp_path / "s.zarr").sel(image="src/huge.png")
     assert str(row.status.values) == "failed" and (int(row.height), int(row.width)) == (512, 512)
     assert float(row.seconds) >= 4
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=120)
 
 
 def _ok_rows(store) -> int:
