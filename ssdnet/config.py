@@ -39,7 +39,7 @@ class Config:
     # --- the fit
     steps: int = _opt(200, "Optimisation steps of the per-image fit.")
     lr: float = _opt(2e-3, "Peak learning rate of the one-cycle schedule.")
-    batch: int = _opt(8, "Patches per step.")
+    batch: int = _opt(2, "Patches per step at the largest scale (more at smaller scales, same pixel count).")
     width: int = _opt(16, "Channels of the U-Net's first level (doubled per level).")
     scales: str = _opt("2,4,8", "Patch sizes as divisions of the shorter image side (2 = half the side).")
     mask_ratio: float = _opt(0.3, "Fraction of mask blocks blanked in each training patch.")
@@ -50,11 +50,11 @@ class Config:
     pixel_weight: float = _opt(100.0, "Weight of the pixel L2 loss.")
     perceptual_weight: float = _opt(1.0, "Weight of the cosine perceptual loss (0 = pixel loss only).")
     # --- the heatmap
-    infer_scales: str = _opt("1,2,4", "Downscale factors at which the clean-input error is measured.")
-    inpaint_blocks: str = _opt("8,16", "Block sizes (working pixels) of the checkerboard inpainting error.")
-    aggregation: str = _opt("product", "How the pixel and perceptual error maps combine: product, mean or max.",
-                            choices=("product", "mean", "max"))
-    smooth_sigma: float = _opt(4.0, "Gaussian smoothing of the final map, in working pixels.")
+    infer_scales: str = _opt("1", "Downscale factors at which the clean-input error is measured.")
+    inpaint_blocks: str = _opt("4,8", "Block sizes (working pixels) of the checkerboard inpainting error.")
+    aggregation: str = _opt("zmax", "How the pixel and perceptual error maps combine: zmax (maximum of "
+                            "per-image robust z-scores), zmean or product.", choices=("zmax", "zmean", "product"))
+    smooth_sigma: float = _opt(6.0, "Gaussian smoothing of the final map, in working pixels.")
 
     def __post_init__(self) -> None:
         problems = validate(self)
@@ -94,8 +94,7 @@ class ConfigError(ValueError):
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # A few seconds per 256x256 image on a 2-core CPU; see docs/METHOD.md for what it costs in accuracy.
-    "fast": {"steps": 60, "batch": 4, "width": 8, "size": 128, "infer_scales": "1,2",
-             "inpaint_blocks": "8", "smooth_sigma": 2.0},
+    "fast": {"steps": 60, "batch": 1, "width": 8},
 }
 
 

@@ -71,18 +71,31 @@ def inpainting_error(model: UNet, image: torch.Tensor, blocks: list[int], extrac
     return torch.stack(maps).mean(0)
 
 
-def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str) -> torch.Tensor:
-    """Combine the two error maps.
+def robust_z(m: torch.Tensor) -> torch.Tensor:
+    """(m - median) / MAD over the image: each error map in units of its own typical spread."""
+    med = m.median()
+    mad = (m - med).abs().median().clamp_min(1e-12)
+    return (m - med) / mad
 
-    ``product`` keeps only what both maps see: each alone has false positives of its own
-    kind (pixel error on high-contrast edges, perceptual error on flat low-texture areas).
-    ``mean`` and ``max`` first bring each map to unit median so neither dominates by scale.
+
+def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: float) -> torch.Tensor:
+    """Combine the two error maps (each (1, 1, H, W)) into the smoothed anomaly map.
+
+    ``zmax`` (default): each map is smoothed, expressed as a robust z-score within its image,
+    and the two are joined by their pointwise maximum. The two maps fail on different
+    defects: the pixel error misses a defect of normal texture that the network copies (a
+    loose thread on the grid: pixel AUROC 0.25, perceptual 0.96), the perceptual error is
+    weak on a change of intensity with intact texture. The z-scores put both on one scale,
+    so a union is fair, and make maps of different images comparable (pooled metrics,
+    archive-level flags). ``zmean`` averages the z-scores instead; ``product`` is the
+    multiplicative combination (kept for the ablation: it removes what only one map sees,
+    and so also the defects only one map sees).
     """
     if how == "product":
-        return pixel * perceptual.clamp_min(0)
-    p = pixel / pixel.median().clamp_min(1e-12)
-    q = perceptual / perceptual.median().clamp_min(1e-12)
-    return 0.5 * (p + q) if how == "mean" else torch.maximum(p, q)
+        return gaussian_blur(pixel * perceptual.clamp_min(0), sigma)
+    p = robust_z(gaussian_blur(pixel, sigma))
+    q = robust_z(gaussian_blur(perceptual, sigma))
+    return torch.maximum(p, q) if how == "zmax" else 0.5 * (p + q)
 
 
 @torch.inference_mode()
@@ -91,5 +104,4 @@ def heatmap(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor)
     x = image.unsqueeze(0)
     pixel = reconstruction_error(model, x, cfg.infer_scale_list)
     perceptual = inpainting_error(model, x, cfg.inpaint_block_list, extractor)
-    combined = aggregate(pixel, perceptual, cfg.aggregation)
-    return gaussian_blur(combined, cfg.smooth_sigma)[0, 0]
+    return aggregate(pixel, perceptual, cfg.aggregation, cfg.smooth_sigma)[0, 0]
