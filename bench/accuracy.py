@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
                            Path(args.per_image_dir) / dataset / f"{method}.csv")
             row.update(limit=limit, commit=commit, date=time.strftime("%Y-%m-%d"),
                        command=command_for(dataset, method, limit, overrides, args))
+            if config and overrides:
+                # A variant (ablation, candidate preset) gets its own row, not the preset's.
+                row["preset"] += " + " + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
             rows = load(results)
             rows[row_key(row)] = row
             results.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
