@@ -13,17 +13,14 @@ from ssdnet.overlay import blend
 
 def unique_stems(paths: Iterable[str]) -> list[str]:
     """``<stem>``, then ``<stem>-2``, ``<stem>-3``... for inputs that share a stem."""
-    seen: dict[str, int] = {}
     taken: set[str] = set()
     out = []
     for p in paths:
         stem = Path(p).stem or "image"
-        n = seen.get(stem, 0)
-        name = stem
+        name, n = stem, 1
         while name in taken:
             n += 1
-            name = f"{stem}-{n + 1}" if n else stem
-        seen[stem] = n
+            name = f"{stem}-{n}"
         taken.add(name)
         out.append(name)
     return out

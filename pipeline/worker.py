@@ -100,7 +100,7 @@ def fit_image(token: str, topic: str, image_id: str, data: bytes, cfg: ssdnet.Co
     except Exception as exc:  # noqa: BLE001 - one image's failure must not end the scan
         return {**out, "status": "failed", "error": f"fit failed: {type(exc).__name__}: {exc}",
                 "seconds": time.perf_counter() - start, "finished_at": now_ns()}
+    smax, sp99, smean = ssdnet.map_scores(m)
     return {**out, "status": "ok", "error": "", "map": m.astype(map_dtype, copy=False),
-            "thumbnail": thumbnail(image), "score_max": float(m.max()),
-            "score_p99": float(np.percentile(m, 99)), "score_mean": float(m.mean()),
+            "thumbnail": thumbnail(image), "score_max": smax, "score_p99": sp99, "score_mean": smean,
             "seconds": time.perf_counter() - start, "finished_at": now_ns()}

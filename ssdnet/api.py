@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
@@ -26,7 +26,6 @@ class Result:
     seconds: float
     config: Config
     feature_extractor: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"score_max": self.score_max, "score_p99": self.score_p99, "score_mean": self.score_mean,
@@ -113,7 +112,8 @@ def _to_original(hm: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
     return hm.float().cpu().numpy().astype(np.float32)
 
 
-def scores(m: np.ndarray) -> tuple[float, float, float]:
+def map_scores(m: np.ndarray) -> tuple[float, float, float]:
+    """(score_max, score_p99, score_mean) of a heatmap: the scores every result reports."""
     return float(m.max()), float(np.percentile(m, 99)), float(m.mean())
 
 
@@ -128,6 +128,6 @@ def detect(image: ImageSource, config: Config | dict | None = None, **overrides:
     start = time.perf_counter()
     arr = load_image(image, cfg.max_pixels)
     m = map_for_array(arr, cfg)
-    smax, sp99, smean = scores(m)
+    smax, sp99, smean = map_scores(m)
     return Result(map=m, score_max=smax, score_p99=sp99, score_mean=smean,
                   seconds=time.perf_counter() - start, config=cfg, feature_extractor=cfg.features)
