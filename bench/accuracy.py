@@ -10,12 +10,15 @@ them is kept as written.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -26,7 +29,7 @@ from ssdnet.evaluation import METHODS, evaluate  # noqa: E402
 
 BASELINES = [m for m in METHODS if m != "ssdnet"]
 BEGIN, END = "<!-- results:begin (bench/accuracy.py writes this block) -->", "<!-- results:end -->"
-COLUMNS = (("method", "method", "{}"), ("preset", "preset", "{}"), ("images", "n_images", "{}"),
+COLUMNS = (("method", "method", "{}"), ("preset", "preset", "{}"), ("input", "input", "{}"), ("images", "n_images", "{}"),
            ("limit", "limit", "{}"), ("pixel AUROC", "pixel_auroc", "{:.3f}"),
            ("pixel AUPRC", "pixel_auprc", "{:.3f}"), ("AUPRO@0.3", "pixel_aupro", "{:.3f}"),
            ("F1-max", "pixel_f1_max", "{:.3f}"), ("image AUROC", "image_auroc", "{:.3f}"),
@@ -57,7 +60,22 @@ def git_commit(method: str) -> str:
 
 
 def row_key(row: dict) -> str:
-    return f"{row['dataset']}|{row['method']}|{row['preset']}"
+    key = f"{row['dataset']}|{row['method']}|{row['preset']}"
+    return key if row.get("input", "as is") == "as is" else f"{key}|{row['input']}"
+
+
+def input_label(noise: float, dropout: float) -> str:
+    parts = ([f"noise {noise:g}"] if noise > 0 else []) + ([f"dropout {dropout:g}"] if dropout > 0 else [])
+    return ", ".join(parts) or "as is"
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Several bench runs may merge rows into the same file at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(path.suffix + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def load(path: Path) -> dict[str, dict]:
@@ -74,7 +92,8 @@ def render_tables(rows: dict[str, dict]) -> str:
         out += [f"### {dataset}", "", "| " + " | ".join(c[0] for c in COLUMNS) + " |",
                 "|" + "---|" * len(COLUMNS)]
         chosen = sorted((r for r in rows.values() if r["dataset"] == dataset),
-                        key=lambda r: (r["method"] != "ssdnet", r["method"], str(r["preset"])))
+                        key=lambda r: (r["method"] != "ssdnet", r.get("input", "as is") != "as is", r["method"], str(r["preset"]),
+                       r.get("input", "")))
         for r in chosen:
             out.append("| " + " | ".join(fmt(r.get(key), pattern) for _, key, pattern in COLUMNS) + " |")
         out += ["", "Reproduce:", ""] + [f"    {r['command']}" for r in chosen] + [""]
@@ -96,6 +115,10 @@ def command_for(dataset: str, method: str, limit: int | None, overrides: dict, a
         parts += ["--limit", str(limit)]
     if method == "ssdnet":
         parts += [f"--preset={args.preset}"] + [f"--option={k}={v}" for k, v in sorted(overrides.items())]
+    if args.input_noise > 0:
+        parts += ["--input-noise", f"{args.input_noise:g}"]
+    if args.input_dropout > 0:
+        parts += ["--input-dropout", f"{args.input_dropout:g}"]
     if args.datasets != default_datasets():
         parts += ["--datasets", args.datasets]
     return shlex.join(parts)
@@ -116,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="Further SSDnet config field, repeatable (e.g. --option steps=100).")
     p.add_argument("--threads", type=int, default=0,
                    help="Torch threads for every method (0: torch's default); 1 is fastest on a shared machine.")
+    p.add_argument("--input-noise", type=float, default=0.0,
+                   help="Add Gaussian noise of this sigma (intensities in [0, 1]) to every input (robustness).")
+    p.add_argument("--input-dropout", type=float, default=0.0,
+                   help="Set this share of every input's pixels to 0 (robustness).")
     p.add_argument("--results", default=str(ROOT / "bench" / "results.json"))
     p.add_argument("--markdown", default=str(ROOT / "docs" / "RESULTS.md"))
     p.add_argument("--per-image-dir", default=str(ROOT / "bench" / "out"),
@@ -137,17 +164,22 @@ def main(argv: list[str] | None = None) -> int:
         for method in methods:
             config = {"preset": args.preset, **overrides} if method == "ssdnet" else None
             start, commit = time.perf_counter(), git_commit(method)
+            label = input_label(args.input_noise, args.input_dropout)
+            variant = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())) if config else ""
+            tag = "".join(f"_{part}" for part in (variant, label if label != "as is" else "") if part)
             row = evaluate(root / dataset, method, config, limit,
-                           Path(args.per_image_dir) / dataset / f"{method}.csv")
-            row.update(limit=limit, commit=commit, date=time.strftime("%Y-%m-%d"),
+                           Path(args.per_image_dir) / dataset / f"{method}{tag.replace(' ', '')}.csv",
+                           input_noise=args.input_noise, input_dropout=args.input_dropout)
+            row.update(limit=limit, commit=commit, date=time.strftime("%Y-%m-%d"), input=label,
                        command=command_for(dataset, method, limit, overrides, args))
-            if config and overrides:
+            if variant:
                 # A variant (ablation, candidate preset) gets its own row, not the preset's.
-                row["preset"] += " + " + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
-            rows = load(results)
-            rows[row_key(row)] = row
-            results.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
-            write_markdown(markdown, rows)
+                row["preset"] += " + " + variant
+            with locked(results):
+                rows = load(results)
+                rows[row_key(row)] = row
+                results.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
+                write_markdown(markdown, rows)
             print(f"{dataset} {method}: AUROC {fmt(row['pixel_auroc'], '{:.3f}')} "
                   f"AUPRO {fmt(row['pixel_aupro'], '{:.3f}')} ({time.perf_counter() - start:.0f}s)", flush=True)
     return 0

@@ -39,7 +39,7 @@ class Config:
     # --- the fit
     steps: int = _opt(200, "Optimisation steps of the per-image fit.")
     lr: float = _opt(2e-3, "Peak learning rate of the one-cycle schedule.")
-    batch: int = _opt(2, "Patches per step at the largest scale (more at smaller scales, same pixel count).")
+    batch: int = _opt(1, "Patches per step at the largest scale (more at smaller scales, same pixel count).")
     width: int = _opt(16, "Channels of the U-Net's first level (doubled per level).")
     scales: str = _opt("2,4,8", "Patch sizes as divisions of the shorter image side (2 = half the side).")
     mask_ratio: float = _opt(0.3, "Fraction of mask blocks blanked in each training patch.")
@@ -55,6 +55,8 @@ class Config:
     aggregation: str = _opt("zmax", "How the pixel and perceptual error maps combine: zmax (maximum of "
                             "per-image robust z-scores), zmean or product.", choices=("zmax", "zmean", "product"))
     smooth_sigma: float = _opt(6.0, "Gaussian smoothing of the final map, in working pixels.")
+    border_width: int = _opt(16, "Edge band (working pixels) whose errors are calibrated ring by ring "
+                             "against the interior, against edge false alarms (0 = off).")
 
     def __post_init__(self) -> None:
         problems = validate(self)
@@ -114,6 +116,8 @@ def validate(cfg: Config) -> list[str]:
             out.append(f"{name} must be one of {', '.join(options)} (got {getattr(cfg, name)!r})")
     if cfg.size < 16:
         out.append(f"size must be at least 16 (got {cfg.size})")
+    if cfg.border_width < 0:
+        out.append(f"border_width must not be negative (got {cfg.border_width})")
     for name in ("steps", "batch", "width", "max_pixels", "mask_grid"):
         if getattr(cfg, name) < 1:
             out.append(f"{name} must be positive (got {getattr(cfg, name)})")

@@ -15,20 +15,31 @@ from ssdnet.imageio import load_image
 from .baselines import BASELINES
 from .datasets import Sample, list_samples, read_mask, stratified
 from .pooled import PooledMetrics, image_auroc, single_image
+from .robustness import degrade
 
 METHODS = ("ssdnet", *BASELINES)
 PER_IMAGE_FIELDS = ("id", "defect", "width", "height", "defect_pixels", "score_max", "auroc", "auprc", "seconds")
 
 
-def method_function(method: str, config: Config | dict | None) -> tuple[Callable[[Any], np.ndarray], Config | None]:
-    """The map function of ``method`` (path -> map at the image's resolution) and its Config (ssdnet only)."""
-    if method == "ssdnet":
-        cfg = resolve(config)
-        return (lambda path: map_for_array(load_image(path, cfg.max_pixels), cfg)), cfg
-    if method not in BASELINES:
+def method_function(method: str, config: Config | dict | None,
+                    input_noise: float = 0.0, input_dropout: float = 0.0) -> tuple[Callable[[Any], np.ndarray], Config | None]:
+    """The map function of ``method`` (path -> map at the image's resolution) and its Config (ssdnet only).
+
+    ``input_noise`` / ``input_dropout`` damage each decoded image first (the robustness curves).
+    """
+    if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
+    cfg = resolve(config) if method == "ssdnet" else None
+    max_pixels = (cfg or resolve()).max_pixels
+
+    def read(path: Any) -> np.ndarray:
+        image = load_image(path, max_pixels)
+        return degrade(image, str(path), input_noise, input_dropout)
+
+    if cfg is not None:
+        return (lambda path: map_for_array(read(path), cfg)), cfg
     baseline = BASELINES[method]
-    return (lambda path: baseline(load_image(path))), None
+    return (lambda path: baseline(read(path))), None
 
 
 def _maps(samples: list[Sample], run: Callable[[Any], np.ndarray]) -> Iterator[tuple[Sample, np.ndarray, float]]:
@@ -39,13 +50,16 @@ def _maps(samples: list[Sample], run: Callable[[Any], np.ndarray]) -> Iterator[t
 
 
 def evaluate(dataset_path: str | Path, method: str = "ssdnet", config: Config | dict | None = None,
-             limit: int | None = None, per_image_csv: str | Path | None = None) -> dict[str, Any]:
+             limit: int | None = None, per_image_csv: str | Path | None = None,
+             input_noise: float = 0.0, input_dropout: float = 0.0) -> dict[str, Any]:
     """Pooled-pixel and image metrics of ``method`` on the set at ``dataset_path``.
 
     ``seconds_per_image`` is the map computation alone (decoding included, metrics excluded).
+    ``input_noise`` and ``input_dropout`` degrade every input (see :func:`degrade`); the masks
+    stay as they are.
     """
     samples = stratified(list_samples(dataset_path), limit)
-    run, cfg = method_function(method, config)
+    run, cfg = method_function(method, config, input_noise, input_dropout)
     pooled = PooledMetrics()
     image_scores, defective, rows, seconds = [], [], [], 0.0
     for s, m, sec in _maps(samples, run):

@@ -44,3 +44,20 @@ def test_limits_parse_per_set_and_global():
     assert bench.parse_limits("40") == (40, {})
     assert bench.parse_limits("neu_seg=40,magnetic_tile=30,5") == (5, {"neu_seg": 40, "magnetic_tile": 30})
     assert bench.parse_limits(None) == (None, {})
+
+
+def test_robustness_rows_are_kept_apart_from_clean_ones(tmp_path):
+    bench = load_bench()
+    write_dataset(tmp_path / "sets" / "alpha", 3, size=48, good=1, seed=2)
+    results, markdown = tmp_path / "results.json", tmp_path / "RESULTS.md"
+    common = ["--datasets", str(tmp_path / "sets"), "--results", str(results), "--markdown", str(markdown),
+              "--per-image-dir", str(tmp_path / "out"), "--methods", "spectral-residual"]
+    assert bench.main(common) == 0
+    assert bench.main([*common, "--input-noise", "0.1", "--input-dropout", "0.2"]) == 0
+    rows = json.loads(results.read_text())
+    assert sorted(rows) == ["alpha|spectral-residual|None", "alpha|spectral-residual|None|noise 0.1, dropout 0.2"]
+    damaged = rows["alpha|spectral-residual|None|noise 0.1, dropout 0.2"]
+    assert damaged["input"] == "noise 0.1, dropout 0.2"
+    assert damaged["pixel_auroc"] != rows["alpha|spectral-residual|None"]["pixel_auroc"]
+    assert "--input-noise 0.1 --input-dropout 0.2" in markdown.read_text()
+    assert (tmp_path / "out" / "alpha" / "spectral-residual_noise0.1,dropout0.2.csv").is_file()

@@ -1,0 +1,45 @@
+import torch
+
+from ssdnet.predict import aggregate, border_calibrate
+
+
+def _edge_heavy(h: int = 64, w: int = 80) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    m = torch.rand(1, 1, h, w, generator=gen) + 1.0
+    m[..., :3, :] *= 3.0  # an edge effect on the top three rows
+    m[..., :, -2:] *= 2.0
+    return m
+
+
+def test_border_calibration_flattens_an_edge_band():
+    m = _edge_heavy()
+    out = border_calibrate(m, 8)
+    interior = out[..., 8:-8, 8:-8].median()
+    for ring in (out[..., 0, 8:-8], out[..., 2, 8:-8], out[..., 8:-8, -1]):
+        assert abs(float(ring.median() / interior) - 1.0) < 0.05
+    # the raw map's top row is three times the interior
+    assert float(m[..., 0, 8:-8].median() / m[..., 8:-8, 8:-8].median()) > 2.5
+
+
+def test_a_defect_touching_the_edge_still_stands_out():
+    m = _edge_heavy()
+    m[..., 0:4, 30:36] += 20.0
+    out = border_calibrate(m, 8)
+    inside = out[..., 0:4, 30:36].min()
+    elsewhere = torch.cat([out[..., 0:4, :28].flatten(), out[..., 0:4, 38:].flatten()])
+    assert inside > elsewhere.max()
+
+
+def test_border_calibration_off_and_tiny_maps():
+    m = _edge_heavy(8, 8)
+    assert torch.equal(border_calibrate(m, 0), m)
+    assert border_calibrate(m, 50).shape == m.shape  # width clamped to what the map allows
+    assert torch.isfinite(border_calibrate(torch.zeros(1, 1, 5, 5), 2)).all()
+
+
+def test_edge_band_no_longer_dominates_the_heatmap():
+    m = _edge_heavy()
+    raw = aggregate(m, m.clone(), "zmax", 2.0, border=0)
+    fixed = aggregate(m, m.clone(), "zmax", 2.0, border=8)
+    assert raw.flatten().argmax() // 80 < 3  # the raw maximum sits in the edge band
+    assert fixed[..., :3, :].max() < raw[..., :3, :].max()
