@@ -33,6 +33,32 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((tx, ty), Image.Resampling.BOX))
 
 
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc keep freed memory for reuse instead of handing it back to the OS at once.
+
+    The nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 (distributed's
+    ``pre-spawn-environ``). Setting it fixes glibc's mmap threshold at 128 KiB, so every
+    tensor of a fit is a fresh mmap and its pages fault in again on first touch: measured,
+    a `fast` fit took 8.4 s in such a process against 4.1-4.6 s without it. A fit allocates
+    the same tensors step after step; keeping them is both faster and bounded (one fit's
+    working set). Returns False where there is no glibc (nothing to change).
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(_M_TRIM_THRESHOLD, 256 << 20))
+
+
 def now_ns() -> int:
     return time.time_ns()
 
@@ -57,6 +83,7 @@ class TorchThreads(WorkerPlugin):
     def setup(self, worker: Any) -> None:
         import torch
 
+        keep_freed_memory()
         if self.threads > 0:
             torch.set_num_threads(self.threads)
         if self.gpu and torch.cuda.is_available():
