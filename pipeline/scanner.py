@@ -37,17 +37,23 @@ from pipeline.flags import flag_store
 from pipeline.lock import store_lock
 from pipeline.scanoptions import ScanOptions, resolve_all, split_options
 from pipeline.store import StoreWriter
-from pipeline.worker import TorchThreads, fit_image, now_ns
+from pipeline.worker import TorchThreads, fit_images, now_ns, suggest_pack
 
 log = logging.getLogger("ssdnet.scan")
 POLL_S = 0.05
 
 
 @dataclass
-class Pending:
+class Member:
     entry_id: str
     path: str
     sha256: str
+
+
+@dataclass
+class Pending:
+    """One task: the images packed into it and its future."""
+    members: list[Member]
     future: Any
 
 
@@ -109,6 +115,10 @@ class Scanner:
         self.resources = {"GPU": 1} if gpu else None
         self.tally = Tally()
         self.pending: dict[str, Pending] = {}
+        self.in_flight = 0  # images in pending tasks
+        self.buffer: list[Member] = []
+        self.buffer_data: list[bytes] = []
+        self.pack = 1
         self.started: dict[str, tuple[float, str, list[int] | None]] = {}
         self.topic = f"ssdnet-start-{uuid.uuid4().hex}"
         self.ac = as_completed()
@@ -119,19 +129,45 @@ class Scanner:
         self.started[msg["token"]] = (time.monotonic(), msg.get("worker", ""), msg.get("shape"))
 
     def limit(self) -> int:
-        """Fits in flight: two per task slot, so no worker waits for the client between fits."""
+        """Images in flight: two tasks per task slot, so no worker waits for the client between fits."""
         checked, value = self._slots
         if time.monotonic() - checked > 5:
             value = max(2, 2 * sum(self.client.nthreads().values()))
             self._slots = (time.monotonic(), value)
-        return value
+        return value * self.pack
 
-    def submit(self, entry: Entry, sha: str) -> None:
+    def choose_pack(self, gpu: bool) -> int:
+        """--pack, or on GPU workers what the fullest device takes (each worker measures its own)."""
+        if self.opts.pack > 0:
+            return self.opts.pack
+        if not gpu:
+            return 1
+        sizes = self.client.run(suggest_pack, self.cfg)
+        return max(1, min(sizes.values(), default=1))
+
+    def queue(self, entry: Entry, sha: str) -> None:
+        self.buffer.append(Member(entry.id, entry.path, sha))
+        self.buffer_data.append(entry.data)
+        if len(self.buffer) >= self.pack:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
         token = f"ssdnet-fit-{uuid.uuid4().hex}"
-        fut = self.client.submit(fit_image, token, self.topic, entry.id, entry.data, self.cfg,
-                                 self.opts.map_dtype, key=token, pure=False, resources=self.resources)
-        self.pending[token] = Pending(entry.id, entry.path, sha, fut)
+        items = [(m.entry_id, d) for m, d in zip(self.buffer, self.buffer_data)]
+        fut = self.client.submit(fit_images, token, self.topic, items, self.cfg, self.opts.map_dtype,
+                                 key=token, pure=False, resources=self.resources)
+        self.pending[token] = Pending(self.buffer, fut)
+        self.in_flight += len(self.buffer)
+        self.buffer, self.buffer_data = [], []
         self.ac.add(fut)
+
+    def _done(self, token: str) -> Pending | None:
+        p = self.pending.pop(token, None)
+        if p is not None:
+            self.in_flight -= len(p.members)
+        return p
 
     def run(self, entries: Iterator[Entry]) -> Tally:
         self.client.subscribe_topic(self.topic, self._on_start)
@@ -140,10 +176,11 @@ class Scanner:
         try:
             while True:
                 ready: list[dict[str, Any]] = []
-                while not exhausted and len(self.pending) < self.limit():
+                while not exhausted and self.in_flight + len(self.buffer) < self.limit():
                     entry = next(entries, None)
                     if entry is None:
                         exhausted = True
+                        self.flush()
                         break
                     ready.extend(self._take(entry))
                 if exhausted and not self.pending and not ready:
@@ -174,7 +211,7 @@ class Scanner:
         if self.writer.done(entry.id, sha):
             self.tally.skipped += 1
             return []
-        self.submit(entry, sha)
+        self.queue(entry, sha)
         return []
 
     def _failed(self, image_id: str, path: str, sha: str, error: str, shape: Iterable[int] | None = None,
@@ -186,23 +223,25 @@ class Scanner:
     def _collect(self, futures: list[Any]) -> list[dict[str, Any]]:
         out = []
         for fut in futures:
-            p = self.pending.pop(fut.key, None)
+            p = self._done(fut.key)
             if p is None:
-                continue  # timed out already: its row is written
+                continue  # timed out already: its rows are written
             start = self.started.pop(fut.key, None)
             shape = start[2] if start else None
             if fut.status == "finished":
-                rec = fut.result()
-                rec.update(path=p.path, sha256=p.sha256)
-            elif fut.status == "error" and isinstance(fut.exception(), KilledWorker):
-                allowed = dask.config.get("distributed.scheduler.allowed-failures")
-                rec = self._failed(p.entry_id, p.path, p.sha256, f"killed its worker {allowed + 1} times "
-                                   "(KilledWorker): crash or out of memory while fitting", shape)
+                for m, rec in zip(p.members, fut.result()):
+                    rec.update(path=m.path, sha256=m.sha256)
+                    out.append(rec)
             else:
-                reason = repr(fut.exception()) if fut.status == "error" else f"task {fut.status}"
-                rec = self._failed(p.entry_id, p.path, p.sha256, f"task failed: {reason}", shape)
+                if fut.status == "error" and isinstance(fut.exception(), KilledWorker):
+                    allowed = dask.config.get("distributed.scheduler.allowed-failures")
+                    reason = (f"killed its worker {allowed + 1} times (KilledWorker): crash or out of memory "
+                              "while fitting")
+                else:
+                    reason = "task failed: " + (repr(fut.exception()) if fut.status == "error" else
+                                                f"task {fut.status}")
+                out += [self._failed(m.entry_id, m.path, m.sha256, reason, shape) for m in p.members]
             fut.release()
-            out.append(rec)
         return out
 
     def _overdue(self) -> list[dict[str, Any]]:
@@ -212,14 +251,18 @@ class Scanner:
         out = []
         for token, (began, worker, shape) in list(self.started.items()):
             p = self.pending.get(token)
-            if p is None or now - began <= self.opts.timeout:
+            # A task of n packed images may take n timeouts.
+            if p is None or now - began <= self.opts.timeout * len(p.members):
                 continue
-            del self.pending[token], self.started[token]
+            self._done(token)
+            del self.started[token]
             p.future.cancel()
-            out.append(self._failed(p.entry_id, p.path, p.sha256, f"timed out after {self.opts.timeout:g} s",
-                                    shape, worker, now - began))
-            log.warning("%s: timed out after %g s on %s; restarting that worker", p.entry_id,
-                        self.opts.timeout, worker)
+            for m in p.members:
+                out.append(self._failed(m.entry_id, m.path, m.sha256, f"timed out after {self.opts.timeout:g} s"
+                                        + (f" per image ({len(p.members)} packed)" if len(p.members) > 1 else ""),
+                                        shape, worker, now - began))
+            log.warning("%s: timed out after %g s on %s; restarting that worker",
+                        ", ".join(m.entry_id for m in p.members), self.opts.timeout, worker)
             if worker:
                 self.client.restart_workers([worker], timeout=120, raise_for_error=False)
         return out
@@ -287,6 +330,9 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                 log.info("scan %s -> %s on %s (dashboard %s)", [s.location for s in srcs], store,
                          client.scheduler.address, client.dashboard_link)
                 scanner = Scanner(client, writer, cfg, opts, on_progress, gpu)
+                scanner.pack = scanner.choose_pack(gpu)
+                if scanner.pack > 1:
+                    log.info("packing %d fits per task", scanner.pack)
                 if on_progress:
                     _count_in_background(scanner.tally, srcs, opts)
                 tally = scanner.run(iter_entries(srcs, opts.include, opts.exclude))

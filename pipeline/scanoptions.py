@@ -20,6 +20,7 @@ class ScanOptions:
     include: tuple[str, ...] = ()      # globs on the path relative to the source
     exclude: tuple[str, ...] = ()
     timeout: float = 0.0               # seconds per fit; 0: none
+    pack: int = 0                      # images per task, fitted together (0: what a GPU worker's memory takes; 1 on CPU)
     map_dtype: str = "float32"
     log_file: str = ""
     json: bool = False
@@ -30,8 +31,8 @@ class ScanOptions:
     def __post_init__(self) -> None:
         if self.map_dtype not in ("float32", "float16"):
             raise Refused(f"map_dtype must be float32 or float16 (got {self.map_dtype!r})")
-        if self.timeout < 0 or self.workers < 0:
-            raise Refused("timeout and workers must not be negative")
+        if self.timeout < 0 or self.workers < 0 or self.pack < 0:
+            raise Refused("timeout, workers and pack must not be negative")
         if self.anomaly_z <= 0 or self.threshold < 0:
             raise Refused("anomaly_z must be positive and threshold not negative")
         if self.scheduler and self.scheduler_file:

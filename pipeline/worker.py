@@ -97,6 +97,8 @@ class TorchThreads(WorkerPlugin):
 
 def _announce(topic: str, token: str, shape: tuple[int, int] | None) -> None:
     # The client measures --timeout from this event: time queued on the cluster does not count.
+    if not topic:
+        return
     try:
         worker = get_worker()
     except ValueError:
@@ -104,30 +106,67 @@ def _announce(topic: str, token: str, shape: tuple[int, int] | None) -> None:
     worker.log_event(topic, {"token": token, "worker": worker.address, "shape": list(shape) if shape else None})
 
 
-def fit_image(token: str, topic: str, image_id: str, data: bytes, cfg: ssdnet.Config,
-              map_dtype: str) -> dict[str, Any]:
-    """Decode, fit and summarise one image; any failure is a result, never an exception."""
+def _record(image_id: str, worker: str, image: np.ndarray, m: np.ndarray, map_dtype: str,
+            seconds: float) -> dict[str, Any]:
+    smax, sp99, smean = ssdnet.map_scores(m)
+    h, w = image.shape[:2]
+    return {"id": image_id, "worker": worker, "height": h, "width": w, "status": "ok", "error": "",
+            "map": m.astype(map_dtype, copy=False), "thumbnail": thumbnail(image), "score_max": smax,
+            "score_p99": sp99, "score_mean": smean, "seconds": seconds, "finished_at": now_ns()}
+
+
+def _failure(image_id: str, worker: str, shape: tuple[int, int], error: str, seconds: float) -> dict[str, Any]:
+    return {"id": image_id, "worker": worker, "height": shape[0], "width": shape[1], "status": "failed",
+            "error": error, "seconds": seconds, "finished_at": now_ns()}
+
+
+def fit_images(token: str, topic: str, items: list[tuple[str, bytes]], cfg: ssdnet.Config,
+               map_dtype: str) -> list[dict[str, Any]]:
+    """Decode, fit and summarise a few images, packed onto the device together.
+
+    Any failure is a row, never an exception. When the packed fit fails (out of memory, say),
+    each image is fitted alone, so one bad image costs only its own row. ``seconds`` of a
+    packed image is its share of the pack's time.
+    """
     start = time.perf_counter()
     try:
         worker = get_worker().address
     except ValueError:
         worker = ""
-    out: dict[str, Any] = {"id": image_id, "worker": worker, "height": 0, "width": 0}
-    try:
-        image = ssdnet.load_image(data, cfg.max_pixels)
-    except ssdnet.ImageError as exc:
-        _announce(topic, token, None)
-        return {**out, "status": "failed", "error": exc.reason,
-                "seconds": time.perf_counter() - start, "finished_at": now_ns()}
-    h, w = image.shape[:2]
-    out.update(height=h, width=w)
-    _announce(topic, token, (h, w))
-    try:
-        m = ssdnet.map_for_array(image, cfg)
-    except Exception as exc:  # noqa: BLE001 - one image's failure must not end the scan
-        return {**out, "status": "failed", "error": f"fit failed: {type(exc).__name__}: {exc}",
-                "seconds": time.perf_counter() - start, "finished_at": now_ns()}
-    smax, sp99, smean = ssdnet.map_scores(m)
-    return {**out, "status": "ok", "error": "", "map": m.astype(map_dtype, copy=False),
-            "thumbnail": thumbnail(image), "score_max": smax, "score_p99": sp99, "score_mean": smean,
-            "seconds": time.perf_counter() - start, "finished_at": now_ns()}
+    rows: dict[str, dict[str, Any]] = {}
+    images: dict[str, np.ndarray] = {}
+    for image_id, data in items:
+        try:
+            images[image_id] = ssdnet.load_image(data, cfg.max_pixels)
+        except ssdnet.ImageError as exc:
+            rows[image_id] = _failure(image_id, worker, (0, 0), exc.reason, time.perf_counter() - start)
+    single = next(iter(images.values())).shape[:2] if len(items) == 1 and images else None
+    _announce(topic, token, single)
+    if images:
+        ids = list(images)
+        began = time.perf_counter()
+        try:
+            maps = ssdnet.map_for_arrays([images[i] for i in ids], cfg, pack=len(ids))
+            share = (time.perf_counter() - began) / len(ids)
+            for i, m in zip(ids, maps):
+                rows[i] = _record(i, worker, images[i], m, map_dtype, share + (began - start) / len(items))
+        except Exception as exc:  # noqa: BLE001 - one image's failure must not end the scan
+            if len(ids) == 1:
+                i = ids[0]
+                rows[i] = _failure(i, worker, images[i].shape[:2], f"fit failed: {type(exc).__name__}: {exc}",
+                                   time.perf_counter() - start)
+            else:
+                for i in ids:
+                    rows[i] = fit_images(token, "", [(i, dict(items)[i])], cfg, map_dtype)[0]
+    return [rows[image_id] for image_id, _ in items]
+
+
+def fit_image(token: str, topic: str, image_id: str, data: bytes, cfg: ssdnet.Config,
+              map_dtype: str) -> dict[str, Any]:
+    """One image: :func:`fit_images` with a single item."""
+    return fit_images(token, topic, [(image_id, data)], cfg, map_dtype)[0]
+
+
+def suggest_pack(cfg: ssdnet.Config) -> int:
+    """Run on a worker: how many fits its device takes at once (1 off CUDA)."""
+    return ssdnet.pack_size(cfg)

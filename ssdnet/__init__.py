@@ -7,11 +7,12 @@ from .api import Result, detect, map_for_array, map_for_arrays, map_scores, reso
 from .config import PRESETS, Config, ConfigError, resolve
 from .features import WeightsNotFound
 from .imageio import IMAGE_EXTENSIONS, ImageError, load_image
+from .packing import pack_size
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Config", "ConfigError", "IMAGE_EXTENSIONS", "ImageError", "PRESETS", "Result", "WeightsNotFound",
-    "__version__", "detect", "load_image", "map_for_array", "map_for_arrays", "map_scores", "resolve",
+    "__version__", "detect", "load_image", "map_for_array", "map_for_arrays", "map_scores", "pack_size", "resolve",
     "resolve_device",
 ]

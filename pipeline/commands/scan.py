@@ -32,6 +32,8 @@ def _setup_logging(log_file: str) -> None:
 @click.option("--include", multiple=True, help="Only paths (relative to their source) matching this glob.")
 @click.option("--exclude", multiple=True, help="Skip paths matching this glob.")
 @click.option("--timeout", type=float, default=None, help="Seconds one fit may take; longer is a failed row.")
+@click.option("--pack", type=int, default=None, help="Images fitted together per task, packed onto the device "
+              "(default: on GPU workers as many as half the free memory takes, up to 64; 1 on CPU).")
 @click.option("--map-dtype", type=click.Choice(["float32", "float16"]), default=None,
               help="Storage type of the maps [float32].")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
