@@ -52,8 +52,9 @@ class Config:
     # --- the heatmap
     infer_scales: str = _opt("1", "Downscale factors at which the clean-input error is measured.")
     inpaint_blocks: str = _opt("4,8", "Block sizes (working pixels) of the checkerboard inpainting error.")
-    aggregation: str = _opt("zmax", "How the pixel and perceptual error maps combine: zmax (maximum of "
-                            "per-image robust z-scores), zmean or product.", choices=("zmax", "zmean", "product"))
+    aggregation: str = _opt("meanmax", "How the pixel and perceptual error maps combine: meanmax (maximum of "
+                            "each map over its image mean), zmax (of robust z-scores), zmean or product.",
+                            choices=("meanmax", "zmax", "zmean", "product"))
     smooth_sigma: float = _opt(6.0, "Gaussian smoothing of the final map, in working pixels.")
     border_width: int = _opt(16, "Edge band (working pixels) whose errors are calibrated ring by ring "
                              "against the interior, against edge false alarms (0 = off).")

@@ -1,0 +1,92 @@
+"""Fit once, score many: heatmap settings compared on the very same fitted networks.
+
+Fits every image of a set once with the given config and keeps the networks under
+bench/out/models/<set>/<tag>/ (resumable), then builds the heatmap of each image with
+``ssdnet.predict.heatmap`` under each --variant (fields that only change the heatmap:
+border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales) and scores them with
+the evaluation's pooled metrics. Fit-side choices (batch, steps...) are compared by running it
+once per fit config (--option).
+
+    .venv/bin/python bench/heatmap_variants.py --set mvtec_ad_grid --variant border_width=0
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import ssdnet  # noqa: E402
+from ssdnet.api import _to_original, get_extractor, to_working  # noqa: E402
+from ssdnet.evaluation import PooledMetrics, image_auroc, list_samples, read_mask  # noqa: E402
+from ssdnet.fit import fit  # noqa: E402
+from ssdnet.model import UNet  # noqa: E402
+from ssdnet.predict import heatmap  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out" / "models"
+CPU = torch.device("cpu")
+
+
+def fitted(cfg: ssdnet.Config, sample, folder: Path) -> tuple[UNet, np.ndarray]:
+    image = ssdnet.load_image(sample.image, cfg.max_pixels)
+    x = to_working(image, cfg.size, CPU)
+    path = folder / f"{sample.id.replace('/', '__')}.pt"
+    model = UNet(x.shape[0], cfg.width)
+    if path.exists():
+        model.load_state_dict(torch.load(path))
+    else:
+        t = time.perf_counter()
+        model = fit(x, cfg, get_extractor(cfg, x.shape[0], CPU), torch.Generator().manual_seed(cfg.seed))
+        torch.save(model.state_dict(), path)
+        print(f"fitted {sample.id} in {time.perf_counter() - t:.1f} s", flush=True)
+    return model.eval(), image
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    ap.add_argument("--set", required=True)
+    ap.add_argument("--preset", default="paper")
+    ap.add_argument("--option", action="append", default=[], metavar="FIELD=VALUE", help="fit config")
+    ap.add_argument("--variant", action="append", default=[], metavar="FIELD=VALUE[;FIELD=VALUE]",
+                    help="heatmap settings to score besides the config's own, repeatable")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    fit_over = dict(o.split("=", 1) for o in args.option)
+    cfg = ssdnet.resolve(preset=args.preset, threads=args.threads, **fit_over)
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    samples = list_samples(Path(args.datasets) / args.set)
+    tag = "_".join([args.preset] + [f"{k}{v}" for k, v in sorted(fit_over.items())])
+    folder = OUT / args.set / tag
+    folder.mkdir(parents=True, exist_ok=True)
+    variants = [{}] + [dict(kv.split("=", 1) for kv in v.split(";")) for v in args.variant]
+    scored = [(v, ssdnet.resolve(cfg, **v), PooledMetrics(), [], []) for v in variants]
+    for sample in samples:
+        model, image = fitted(cfg, sample, folder)
+        x = to_working(image, cfg.size, CPU)
+        for _, vcfg, pooled, maxima, defective in scored:
+            m = _to_original(heatmap(model, x, vcfg, get_extractor(vcfg, x.shape[0], CPU)), image.shape[:2])
+            mask = read_mask(sample.mask, m.shape)
+            pooled.add(m, mask)
+            maxima.append(float(m.max()))
+            defective.append(mask is not None and bool(mask.any()))
+    rows = []
+    for variant, _, pooled, maxima, defective in scored:
+        row = {"variant": ", ".join(f"{k}={v}" for k, v in variant.items()) or "as configured",
+               **pooled.result(), "image_auroc": image_auroc(maxima, defective)}
+        rows.append(row)
+        print(f"{row['variant']:40s} AUROC {row['pixel_auroc']:.4f}  AUPRC {row['pixel_auprc']:.4f}  "
+              f"AUPRO {row['pixel_aupro']:.4f}  image AUROC {row['image_auroc'] or float('nan'):.3f}", flush=True)
+    (folder / "variants.json").write_text(json.dumps({"set": args.set, "config": cfg.to_dict(), "rows": rows},
+                                                     indent=1))
+
+
+if __name__ == "__main__":
+    main()
