@@ -90,8 +90,11 @@ def main() -> None:
     if gpu.exists():
         data = json.loads(gpu.read_text())
         lines += [f"`bench/gpu_check.sh` on {data['device']} at commit `{data.get('commit', '?')}`:", "",
-                  "| K | fits per minute | speed-up |", "|---|---|---|"]
-        lines += [f"| {r['K']} | {r['fits_per_minute']:.1f} | {r['speedup']:.2f}x |" for r in data["rows"]]
+                  "| precision | K | fits per minute | speed-up over K = 1, float32 |", "|---|---|---|---|"]
+        lines += [f"| {r.get('precision', 'float32')} | {r['K']} | {r['fits_per_minute']:.1f} | {r['speedup']:.2f}x |"
+                  for r in data["rows"]]
+        if "auto_pack" in data:
+            lines += ["", f"`ssdnet.pack_size` chose K = {data['auto_pack']} from the free memory."]
     else:
         lines += ["Unmeasured: no GPU was available to this project's sessions so far. `bench/gpu_check.sh` "
                   "(runs in under 5 minutes, needs only Python, torch, numpy and pillow) prints the table; "

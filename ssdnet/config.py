@@ -36,6 +36,8 @@ class Config:
     seed: int = _opt(0, "Random seed of the fit (initialisation, patch sampling, corruptions).")
     device: str = _opt("auto", "auto, cpu, cuda or cuda:N.")
     threads: int = _opt(0, "Torch threads for the fit; 0 keeps torch's default.")
+    precision: str = _opt("float32", "Arithmetic of the network: float32, or bfloat16 (autocast; pays on GPUs "
+                          "with bf16 units, losses and error maps stay float32).", choices=("float32", "bfloat16"))
     # --- the fit
     steps: int = _opt(200, "Optimisation steps of the per-image fit.")
     lr: float = _opt(2e-3, "Peak learning rate of the one-cycle schedule.")

@@ -29,6 +29,11 @@ def patch_sizes(height: int, width: int, scales: list[int]) -> list[int]:
     return sorted(set(sizes), reverse=True)
 
 
+def autocast(cfg: Config, device: torch.device):
+    """bfloat16 autocast of the network's arithmetic when ``cfg.precision`` asks for it."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16")
+
+
 def new_model(channels: int, cfg: Config, device: torch.device) -> UNet:
     torch.manual_seed(cfg.seed)  # network initialisation (callers fork the RNG)
     return UNet(channels=channels, width=cfg.width).to(device)
@@ -71,7 +76,8 @@ def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list
             corrupt(clean[i], mask_ratio=cfg.mask_ratio, mask_grid=cfg.mask_grid, shuffle_grid=cfg.shuffle_grid,
                     shuffle_prob=cfg.shuffle_prob, noise_sigma=cfg.noise_sigma, gen=gens[i])
             for i in range(k)])
-        out = batched(params, buffers, noisy)
+        with autocast(cfg, images.device):
+            out = batched(params, buffers, noisy).float()
         # Mean over all K*count patches times K = the sum of the K models' own losses, so each
         # model's gradient is exactly that of its own loss.
         loss = k * total_loss(out.flatten(0, 1), clean.flatten(0, 1), extractor,

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from .config import Config
 from .features import Extractor
+from .fit import autocast
 from .model import UNet
 
 
@@ -26,7 +28,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return x
 
 
-def reconstruction_error(model: UNet, image: torch.Tensor, factors: list[int]) -> torch.Tensor:
+def reconstruction_error(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, factors: list[int]) -> torch.Tensor:
     """Pixel L2 error of the clean input's reconstruction, averaged over downscale factors.
 
     Coarser factors see a defect with more context around it, finer ones keep its edges.
@@ -52,7 +54,7 @@ def checkerboard_masks(h: int, w: int, block: int, device: torch.device) -> torc
     return torch.stack([(phase == k).float() for k in range(4)]).unsqueeze(1)
 
 
-def inpainting_error(model: UNet, image: torch.Tensor, blocks: list[int], extractor: Extractor) -> torch.Tensor:
+def inpainting_error(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int], extractor: Extractor) -> torch.Tensor:
     """Perceptual error of the image rebuilt from its surroundings.
 
     Every block is hidden once (filled with the image mean, as in training) and predicted
@@ -145,6 +147,11 @@ def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: fl
 def heatmap(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor) -> torch.Tensor:
     """(H, W) anomaly map of ``image`` (C, H, W) at working resolution."""
     x = image.unsqueeze(0)
-    pixel = reconstruction_error(model, x, cfg.infer_scale_list)
-    perceptual = inpainting_error(model, x, cfg.inpaint_block_list, extractor)
+
+    def net(t: torch.Tensor) -> torch.Tensor:
+        with autocast(cfg, t.device):
+            return model(t).float()
+
+    pixel = reconstruction_error(net, x, cfg.infer_scale_list)
+    perceptual = inpainting_error(net, x, cfg.inpaint_block_list, extractor)
     return aggregate(pixel, perceptual, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)[0, 0]

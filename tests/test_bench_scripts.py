@@ -12,11 +12,14 @@ def test_gpu_check_runs_from_a_plain_checkout_on_cpu():
     # guard that it imported neither dask nor zarr.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     res = subprocess.run([sys.executable, "bench/gpu_check.py", "--device", "cpu", "--preset", "fast",
-                          "--steps", "2", "--size", "32", "--packs", "1,2", "--repeats", "1"],
+                          "--steps", "2", "--size", "32", "--packs", "1,2", "--repeats", "1",
+                          "--precisions", "float32,bfloat16"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout.strip().splitlines()[-1])
-    assert [r["K"] for r in summary["rows"]] == [1, 2]
+    assert [(r["precision"], r["K"]) for r in summary["rows"]] == \
+        [("float32", 1), ("float32", 2), ("bfloat16", 1), ("bfloat16", 2)]
+    assert summary["auto_pack"] == 1  # off CUDA
     assert all(r["fits_per_minute"] > 0 for r in summary["rows"])
 
 
