@@ -60,7 +60,11 @@ def git_commit(method: str) -> str:
 
 
 def row_key(row: dict) -> str:
+    """Set, method, preset, then the subset and the input damage when there are any: a subset row
+    sits beside the full-set row, so every method can be compared on the subset SSDnet ran."""
     key = f"{row['dataset']}|{row['method']}|{row['preset']}"
+    if row.get("limit"):
+        key += f"|limit {row['limit']}"
     return key if row.get("input", "as is") == "as is" else f"{key}|{row['input']}"
 
 
@@ -92,8 +96,8 @@ def render_tables(rows: dict[str, dict]) -> str:
         out += [f"### {dataset}", "", "| " + " | ".join(c[0] for c in COLUMNS) + " |",
                 "|" + "---|" * len(COLUMNS)]
         chosen = sorted((r for r in rows.values() if r["dataset"] == dataset),
-                        key=lambda r: (r["method"] != "ssdnet", r.get("input", "as is") != "as is", r["method"], str(r["preset"]),
-                       r.get("input", "")))
+                        key=lambda r: (r.get("input", "as is") != "as is", r.get("limit") or 0, r["method"] != "ssdnet",
+                       r["method"], str(r["preset"]), r.get("input", "")))
         for r in chosen:
             out.append("| " + " | ".join(fmt(r.get(key), pattern) for _, key, pattern in COLUMNS) + " |")
         out += ["", "Reproduce:", ""] + [f"    {r['command']}" for r in chosen] + [""]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
+FINDINGS = "## Findings"
 
 
 def machine() -> str:
@@ -99,7 +100,11 @@ def main() -> None:
         lines += ["Unmeasured: no GPU was available to this project's sessions so far. `bench/gpu_check.sh` "
                   "(runs in under 5 minutes, needs only Python, torch, numpy and pillow) prints the table; "
                   "its CPU smoke run is part of the test suite."]
-    (ROOT / "docs" / "PERFORMANCE.md").write_text("\n".join(lines) + "\n")
+    page = ROOT / "docs" / "PERFORMANCE.md"
+    # Prose from "## Findings" on is written by hand and kept across re-renders.
+    old = page.read_text() if page.exists() else ""
+    tail = old[old.index(FINDINGS):] if FINDINGS in old else ""
+    page.write_text("\n".join(lines) + "\n" + ("\n" + tail if tail else ""))
 
 
 if __name__ == "__main__":

@@ -26,12 +26,13 @@ def test_rows_merge_and_the_prose_around_the_tables_is_kept(tmp_path):
     first = json.loads(results.read_text())
     assert sorted(first) == ["alpha|spectral-residual|None", "alpha|ssd|None",
                              "beta|spectral-residual|None", "beta|ssd|None"]
-    # Re-running one method on one set replaces that row only.
+    # A subset run adds its own row beside the full-set one; re-running replaces only that row.
+    assert bench.main(["--methods", "ssd", "--sets", "beta", "--limit", "beta=2", *common]) == 0
     assert bench.main(["--methods", "ssd", "--sets", "beta", "--limit", "beta=2", *common]) == 0
     second = json.loads(results.read_text())
-    assert second["beta|ssd|None"]["n_images"] == 2 and second["beta|ssd|None"]["limit"] == 2
-    assert {k: v for k, v in second.items() if k != "beta|ssd|None"} == \
-        {k: v for k, v in first.items() if k != "beta|ssd|None"}
+    subset = second["beta|ssd|None|limit 2"]
+    assert subset["n_images"] == 2 and subset["limit"] == 2
+    assert {k: v for k, v in second.items() if k != "beta|ssd|None|limit 2"} == first
     text = markdown.read_text()
     assert text.startswith("# Results\n\nIntro.\n") and text.endswith("## Baselines\n\nProse.\n")
     assert "old" not in text and "### alpha" in text and "### beta" in text
