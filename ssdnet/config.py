@@ -58,8 +58,8 @@ class Config:
                             "each map over its image mean), zmax (of robust z-scores), zmean or product.",
                             choices=("meanmax", "zmax", "zmean", "product"))
     smooth_sigma: float = _opt(6.0, "Gaussian smoothing of the final map, in working pixels.")
-    border_width: int = _opt(16, "Edge band (working pixels) whose errors are calibrated ring by ring "
-                             "against the interior, against edge false alarms (0 = off).")
+    border_width: int = _opt(16, "Edge band (working pixels) whose errors are brought down, line by line, "
+                             "to the interior's level: no false alarms along the image edge (0 = off).")
 
     def __post_init__(self) -> None:
         problems = validate(self)
