@@ -170,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             start, commit = time.perf_counter(), git_commit(method)
             label = input_label(args.input_noise, args.input_dropout)
             variant = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())) if config else ""
-            tag = "".join(f"_{part}" for part in (variant, label if label != "as is" else "") if part)
+            parts = (args.preset if config and args.preset != "paper" else "", variant,
+                     label if label != "as is" else "")
+            tag = "".join(f"_{part}" for part in parts if part)
             row = evaluate(root / dataset, method, config, limit,
                            Path(args.per_image_dir) / dataset / f"{method}{tag.replace(' ', '')}.csv",
                            input_noise=args.input_noise, input_dropout=args.input_dropout)

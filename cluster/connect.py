@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from typing import Iterator
 
@@ -15,6 +16,11 @@ from .spec import JOBQUEUE_KINDS, ClusterError, ClusterSpec
 @contextlib.contextmanager
 def connect(spec: ClusterSpec | None = None, timeout: str = "30s") -> Iterator[Client]:
     spec = spec or ClusterSpec()
+    # A Client whose construction failed (a refused connection) is finalised by the garbage
+    # collector; if that happens while a new Client starts its event-loop thread, its __del__
+    # waits for a lock the starting Client holds and both hang (seen once in CI: a TLS refusal,
+    # then a certified connect, stuck for minutes). Collect such leftovers now, at a safe point.
+    gc.collect()
     # Worker processes are spawned, never forked: a forked child cannot use CUDA.
     with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
         if spec.kind in ("address", "scheduler-file"):
