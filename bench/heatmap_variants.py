@@ -33,7 +33,7 @@ OUT = Path(__file__).resolve().parent / "out" / "models"
 CPU = torch.device("cpu")
 
 
-def fitted(cfg: ssdnet.Config, sample, folder: Path) -> tuple[UNet, np.ndarray]:
+def fitted(cfg: ssdnet.Config, sample, folder: Path) -> tuple[UNet, np.ndarray, torch.Tensor]:
     image = ssdnet.load_image(sample.image, cfg.max_pixels)
     x = to_working(image, cfg.size, CPU)
     path = folder / f"{sample.id.replace('/', '__')}.pt"
@@ -45,7 +45,7 @@ def fitted(cfg: ssdnet.Config, sample, folder: Path) -> tuple[UNet, np.ndarray]:
         model = fit(x, cfg, get_extractor(cfg, x.shape[0], CPU), torch.Generator().manual_seed(cfg.seed))
         torch.save(model.state_dict(), path)
         print(f"fitted {sample.id} in {time.perf_counter() - t:.1f} s", flush=True)
-    return model.eval(), image
+    return model.eval(), image, x
 
 
 def main() -> None:
@@ -69,8 +69,7 @@ def main() -> None:
     variants = [{}] + [dict(kv.split("=", 1) for kv in v.split(";")) for v in args.variant]
     scored = [(v, ssdnet.resolve(cfg, **v), PooledMetrics(), [], []) for v in variants]
     for sample in samples:
-        model, image = fitted(cfg, sample, folder)
-        x = to_working(image, cfg.size, CPU)
+        model, image, x = fitted(cfg, sample, folder)
         for _, vcfg, pooled, maxima, defective in scored:
             m = _to_original(heatmap(model, x, vcfg, get_extractor(vcfg, x.shape[0], CPU)), image.shape[:2])
             mask = read_mask(sample.mask, m.shape)

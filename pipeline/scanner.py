@@ -37,7 +37,7 @@ from pipeline.flags import flag_store
 from pipeline.lock import store_lock
 from pipeline.scanoptions import ScanOptions, resolve_all, split_options
 from pipeline.store import StoreWriter
-from pipeline.worker import TorchThreads, fit_images, now_ns, suggest_pack
+from pipeline.worker import TorchThreads, fit_images, now_ns
 
 log = logging.getLogger("ssdnet.scan")
 POLL_S = 0.05
@@ -116,13 +116,14 @@ class Scanner:
         self.tally = Tally()
         self.pending: dict[str, Pending] = {}
         self.in_flight = 0  # images in pending tasks
-        self.buffer: list[Member] = []
-        self.buffer_data: list[bytes] = []
-        self.pack = 1
+        self.buffer: list[tuple[Member, bytes]] = []  # images waiting to fill a pack
         self.started: dict[str, tuple[float, str, list[int] | None]] = {}
         self.topic = f"ssdnet-start-{uuid.uuid4().hex}"
         self.ac = as_completed()
         self._slots = (0.0, 2)
+        self.pack = self._choose_pack(gpu)
+        if self.pack > 1:
+            log.info("packing %d fits per task", self.pack)
 
     def _on_start(self, event: tuple[float, dict[str, Any]]) -> None:
         msg = event[1]
@@ -136,18 +137,17 @@ class Scanner:
             self._slots = (time.monotonic(), value)
         return value * self.pack
 
-    def choose_pack(self, gpu: bool) -> int:
+    def _choose_pack(self, gpu: bool) -> int:
         """--pack, or on GPU workers what the fullest device takes (each worker measures its own)."""
         if self.opts.pack > 0:
             return self.opts.pack
         if not gpu:
             return 1
-        sizes = self.client.run(suggest_pack, self.cfg)
+        sizes = self.client.run(ssdnet.pack_size, self.cfg)
         return max(1, min(sizes.values(), default=1))
 
     def queue(self, entry: Entry, sha: str) -> None:
-        self.buffer.append(Member(entry.id, entry.path, sha))
-        self.buffer_data.append(entry.data)
+        self.buffer.append((Member(entry.id, entry.path, sha), entry.data))
         if len(self.buffer) >= self.pack:
             self.flush()
 
@@ -155,12 +155,13 @@ class Scanner:
         if not self.buffer:
             return
         token = f"ssdnet-fit-{uuid.uuid4().hex}"
-        items = [(m.entry_id, d) for m, d in zip(self.buffer, self.buffer_data)]
+        members = [m for m, _ in self.buffer]
+        items = [(m.entry_id, data) for m, data in self.buffer]
         fut = self.client.submit(fit_images, token, self.topic, items, self.cfg, self.opts.map_dtype,
                                  key=token, pure=False, resources=self.resources)
-        self.pending[token] = Pending(self.buffer, fut)
-        self.in_flight += len(self.buffer)
-        self.buffer, self.buffer_data = [], []
+        self.pending[token] = Pending(members, fut)
+        self.in_flight += len(members)
+        self.buffer = []
         self.ac.add(fut)
 
     def _done(self, token: str) -> Pending | None:
@@ -330,9 +331,6 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                 log.info("scan %s -> %s on %s (dashboard %s)", [s.location for s in srcs], store,
                          client.scheduler.address, client.dashboard_link)
                 scanner = Scanner(client, writer, cfg, opts, on_progress, gpu)
-                scanner.pack = scanner.choose_pack(gpu)
-                if scanner.pack > 1:
-                    log.info("packing %d fits per task", scanner.pack)
                 if on_progress:
                     _count_in_background(scanner.tally, srcs, opts)
                 tally = scanner.run(iter_entries(srcs, opts.include, opts.exclude))

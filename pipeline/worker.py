@@ -156,17 +156,7 @@ def fit_images(token: str, topic: str, items: list[tuple[str, bytes]], cfg: ssdn
                 rows[i] = _failure(i, worker, images[i].shape[:2], f"fit failed: {type(exc).__name__}: {exc}",
                                    time.perf_counter() - start)
             else:
+                data = dict(items)
                 for i in ids:
-                    rows[i] = fit_images(token, "", [(i, dict(items)[i])], cfg, map_dtype)[0]
+                    rows[i] = fit_images(token, "", [(i, data[i])], cfg, map_dtype)[0]
     return [rows[image_id] for image_id, _ in items]
-
-
-def fit_image(token: str, topic: str, image_id: str, data: bytes, cfg: ssdnet.Config,
-              map_dtype: str) -> dict[str, Any]:
-    """One image: :func:`fit_images` with a single item."""
-    return fit_images(token, topic, [(image_id, data)], cfg, map_dtype)[0]
-
-
-def suggest_pack(cfg: ssdnet.Config) -> int:
-    """Run on a worker: how many fits its device takes at once (1 off CUDA)."""
-    return ssdnet.pack_size(cfg)

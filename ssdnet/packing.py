@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .api import map_for_arrays, resolve_device
 from .config import Config
 
 MAX_PACK = 64  # beyond this the device is saturated anyway; bigger packs only delay results
@@ -16,8 +17,6 @@ MAX_PACK = 64  # beyond this the device is saturated anyway; bigger packs only d
 
 def fit_bytes(cfg: Config, channels: int, height: int, width: int, device: torch.device) -> int:
     """Peak CUDA memory of one short fit plus its heatmap (K = 1) on ``device``."""
-    from .api import map_for_arrays  # late: api imports this module's users
-
     probe = np.random.default_rng(0).random((height, width, channels), dtype=np.float32)
     torch.cuda.synchronize(device)
     base = torch.cuda.memory_allocated(device)
@@ -35,8 +34,6 @@ def pack_size(cfg: Config, channels: int = 3, height: int | None = None, width: 
     the larger case); ``budget`` leaves room for longer-than-square images, for the
     allocator's fragmentation and for other processes on the device.
     """
-    from .api import resolve_device
-
     dev = device if isinstance(device, torch.device) else resolve_device(device or cfg.device)
     if dev.type != "cuda":
         return 1
