@@ -51,6 +51,8 @@ class Config:
     noise_sigma: float = _opt(0.03, "Standard deviation of the Gaussian noise added to the input.")
     pixel_weight: float = _opt(100.0, "Weight of the pixel L2 loss.")
     perceptual_weight: float = _opt(1.0, "Weight of the cosine perceptual loss (0 = pixel loss only).")
+    trim: float = _opt(0.0, "Fraction of each training patch's worst-reconstructed pixels left out of the loss, "
+                       "so a defect the fit has not learned yet is never learned (0 = off).")
     # --- the heatmap
     infer_scales: str = _opt("1", "Downscale factors at which the clean-input error is measured.")
     inpaint_blocks: str = _opt("4,8", "Block sizes (working pixels) of the checkerboard inpainting error.")
@@ -128,6 +130,8 @@ def validate(cfg: Config) -> list[str]:
         out.append(f"threads must be 0 (torch default) or positive (got {cfg.threads})")
     if not 0.0 <= cfg.mask_ratio < 1.0:
         out.append(f"mask_ratio must be in [0, 1) (got {cfg.mask_ratio})")
+    if not 0.0 <= cfg.trim < 1.0:
+        out.append(f"trim must be in [0, 1) (got {cfg.trim})")
     if not 0.0 <= cfg.shuffle_prob <= 1.0:
         out.append(f"shuffle_prob must be in [0, 1] (got {cfg.shuffle_prob})")
     for name in ("lr", "noise_sigma", "pixel_weight", "perceptual_weight", "smooth_sigma"):

@@ -81,7 +81,7 @@ def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list
         # Mean over all K*count patches times K = the sum of the K models' own losses, so each
         # model's gradient is exactly that of its own loss.
         loss = k * total_loss(out.flatten(0, 1), clean.flatten(0, 1), extractor,
-                              cfg.pixel_weight, cfg.perceptual_weight)
+                              cfg.pixel_weight, cfg.perceptual_weight, cfg.trim)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         _clip_per_model(params, MAX_GRAD_NORM)
