@@ -65,6 +65,7 @@ class Tally:
     seen: int = 0
     write_s: float = 0.0
     written: int = 0
+    writes: int = 0  # store updates (each a batch of rows)
     total: int | None = None  # entries to enumerate, once counted
 
     def __post_init__(self) -> None:
@@ -120,6 +121,8 @@ class Scanner:
         self.started: dict[str, tuple[float, str, list[int] | None]] = {}
         self.topic = f"ssdnet-start-{uuid.uuid4().hex}"
         self.ac = as_completed()
+        self.staged: list[dict[str, Any]] = []  # finished rows not yet in the store
+        self.staged_since = 0.0
         self._slots = (0.0, 2)
         self.pack = self._choose_pack(gpu)
         if self.pack > 1:
@@ -189,9 +192,8 @@ class Scanner:
                 if self.ac.has_ready():
                     ready.extend(self._collect(self.ac.next_batch(block=False)))
                 ready.extend(self._overdue())
-                if ready:
-                    self._write(ready)
-                elif self.pending:
+                self._stage(ready, final=exhausted and not self.pending)
+                if not ready and self.pending:
                     time.sleep(POLL_S)
                 if self.on_progress and time.monotonic() - last_report > 0.5:
                     self.on_progress(self.tally, exhausted)
@@ -200,6 +202,7 @@ class Scanner:
             self.client.unsubscribe_topic(self.topic)
             if self.pending:
                 self.client.cancel([p.future for p in self.pending.values()])
+            self._stage([], final=True)  # interrupted or not, finished fits are kept
         if self.on_progress:
             self.on_progress(self.tally, True)
         return self.tally
@@ -268,11 +271,25 @@ class Scanner:
                 self.client.restart_workers([worker], timeout=120, raise_for_error=False)
         return out
 
+    def _stage(self, records: list[dict[str, Any]], final: bool = False) -> None:
+        """Hold finished rows until ``write_every`` seconds have passed since the oldest: every
+        store update rewrites each index chunk it touches, so a batch costs little more than
+        one row. The last rows of a pass are written at once; never more rows wait than are in
+        flight, so memory stays bounded on fast devices."""
+        if records and not self.staged:
+            self.staged_since = time.monotonic()
+        self.staged.extend(records)
+        due = time.monotonic() - self.staged_since >= self.opts.write_every or len(self.staged) >= self.limit()
+        if self.staged and (final or due):
+            batch, self.staged = self.staged, []
+            self._write(batch)
+
     def _write(self, records: list[dict[str, Any]]) -> None:
         t = time.perf_counter()
         self.writer.write(records)
         self.tally.write_s += time.perf_counter() - t
         self.tally.written += len(records)
+        self.tally.writes += 1
         for rec in records:
             if rec["status"] == "ok":
                 self.tally.ok += 1
@@ -298,6 +315,7 @@ def summary(store: str, tally: Tally, dashboard: str = "") -> dict[str, Any]:
             "errors": dict(sorted(tally.errors.items())),
             "seconds": round(time.monotonic() - tally.start, 2),
             "store_write_seconds_per_image": round(tally.write_s / tally.written, 4) if tally.written else 0.0,
+            "store_writes": tally.writes,
             "dashboard": dashboard}
 
 

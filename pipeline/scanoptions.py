@@ -22,6 +22,7 @@ class ScanOptions:
     timeout: float = 0.0               # seconds per fit; 0: none
     pack: int = 0                      # images per task, fitted together (0: what a GPU worker's memory takes; 1 on CPU)
     map_dtype: str = "float32"
+    write_every: float = 10.0          # seconds finished results may wait to be written together (0: at once)
     log_file: str = ""
     json: bool = False
     anomaly_z: float = 3.5             # flag ok images whose robust z of score_max reaches this (flags.py)
@@ -31,8 +32,8 @@ class ScanOptions:
     def __post_init__(self) -> None:
         if self.map_dtype not in ("float32", "float16"):
             raise Refused(f"map_dtype must be float32 or float16 (got {self.map_dtype!r})")
-        if self.timeout < 0 or self.workers < 0 or self.pack < 0:
-            raise Refused("timeout, workers and pack must not be negative")
+        if self.timeout < 0 or self.workers < 0 or self.pack < 0 or self.write_every < 0:
+            raise Refused("timeout, workers, pack and write_every must not be negative")
         if self.anomaly_z <= 0 or self.threshold < 0:
             raise Refused("anomaly_z must be positive and threshold not negative")
         if self.scheduler and self.scheduler_file:

@@ -234,10 +234,13 @@ class StoreWriter:
                 n += 1
         self._reserve(name, n)
         if "anomaly_map" in a:
-            for rec, row in zip(recs, rows):
-                # A failed row gets the fill value (no chunk stored), never an older map.
-                a["anomaly_map"][row] = rec["map"] if "map" in rec else np.nan
-                a["thumbnail"][row] = rec["thumbnail"] if "thumbnail" in rec else 0
+            # One call per array: zarr writes the rows' chunks concurrently. A failed row gets the
+            # fill value (no chunk stored), never an older map.
+            maps, thumbs = a["anomaly_map"], a["thumbnail"]
+            _set_rows(maps, rows, [rec["map"] if "map" in rec else np.full(maps.shape[1:], np.nan, maps.dtype)
+                                   for rec in recs])
+            _set_rows(thumbs, rows, [rec["thumbnail"] if "thumbnail" in rec else np.zeros(thumbs.shape[1:], "uint8")
+                                     for rec in recs])
         def put(var: str) -> None:
             values = [rec["id"] if var == "image" else rec.get(var, "" if var in STR_VARS else np.nan)
                       for rec in recs]

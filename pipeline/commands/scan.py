@@ -34,6 +34,9 @@ def _setup_logging(log_file: str) -> None:
 @click.option("--timeout", type=float, default=None, help="Seconds one fit may take; longer is a failed row.")
 @click.option("--pack", type=int, default=None, help="Images fitted together per task, packed onto the device "
               "(default: on GPU workers as many as half the free memory takes, up to 64; 1 on CPU).")
+@click.option("--write-every", type=float, default=None, help="Seconds finished results may wait to be written "
+              "to the store together: one store update per batch is cheaper than one per image; a crash "
+              "loses at most this much work, refitted on the next run (0: each at once) [10].")
 @click.option("--map-dtype", type=click.Choice(["float32", "float16"]), default=None,
               help="Storage type of the maps [float32].")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
