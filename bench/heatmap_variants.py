@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
 from ssdnet.api import _to_original, get_extractor, to_working  # noqa: E402
-from ssdnet.evaluation import PooledMetrics, image_auroc, list_samples, read_mask  # noqa: E402
+from ssdnet.evaluation import PooledMetrics, image_auroc, list_samples, read_mask, stratified  # noqa: E402
 from ssdnet.fit import fit  # noqa: E402
 from ssdnet.model import UNet  # noqa: E402
 from ssdnet.predict import heatmap  # noqa: E402
@@ -57,12 +57,13 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[], metavar="FIELD=VALUE[;FIELD=VALUE]",
                     help="heatmap settings to score besides the config's own, repeatable")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=None, help="the stratified subset bench/accuracy.py --limit scores")
     args = ap.parse_args()
     fit_over = dict(o.split("=", 1) for o in args.option)
     cfg = ssdnet.resolve(preset=args.preset, threads=args.threads, **fit_over)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
-    samples = list_samples(Path(args.datasets) / args.set)
+    samples = stratified(list_samples(Path(args.datasets) / args.set), args.limit)
     tag = "_".join([args.preset] + [f"{k}{v}" for k, v in sorted(fit_over.items())])
     folder = OUT / args.set / tag
     folder.mkdir(parents=True, exist_ok=True)

@@ -83,7 +83,8 @@ def map_for_arrays(images: list[np.ndarray], cfg: Config, pack: int = 1) -> list
     """Heatmaps of several decoded images, fitting up to ``pack`` of them at once.
 
     Packed fits need the same working shape and channel count, so images are grouped by
-    those; within a group each image keeps its own network, patches and gradient. Maps of
+    those; within a group each image keeps its own network(s), patches and gradient; with
+    ``cfg.ensemble`` = n a pack of K images fits K x n networks. Maps of
     packed and single fits agree to float rounding (see tests/ssdnet/test_packed.py).
     """
     device = resolve_device(cfg.device)
@@ -99,10 +100,15 @@ def map_for_arrays(images: list[np.ndarray], cfg: Config, pack: int = 1) -> list
             for start in range(0, len(members), max(1, pack)):
                 chunk = members[start:start + max(1, pack)]
                 extractor = get_extractor(cfg, working[chunk[0]].shape[0], device)
-                gens = [torch.Generator().manual_seed(cfg.seed) for _ in chunk]
-                models = fit_many(torch.stack([working[i] for i in chunk]), cfg, extractor, gens)
-                for i, model in zip(chunk, models):
-                    out[i] = _to_original(heatmap(model, working[i], cfg, extractor), images[i].shape[:2])
+                # Every image's ensemble members, fitted side by side: member j uses seed + j.
+                nets = [(i, cfg.seed + j) for i in chunk for j in range(cfg.ensemble)]
+                gens = [torch.Generator().manual_seed(seed) for _, seed in nets]
+                models = fit_many(torch.stack([working[i] for i, _ in nets]), cfg, extractor, gens,
+                                  [seed for _, seed in nets])
+                for n, i in enumerate(chunk):
+                    members = models[n * cfg.ensemble:(n + 1) * cfg.ensemble]
+                    hm = torch.stack([heatmap(m, working[i], cfg, extractor) for m in members]).mean(0)
+                    out[i] = _to_original(hm, images[i].shape[:2])
     return out  # type: ignore[return-value]
 
 

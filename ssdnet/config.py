@@ -53,6 +53,8 @@ class Config:
     perceptual_weight: float = _opt(1.0, "Weight of the cosine perceptual loss (0 = pixel loss only).")
     trim: float = _opt(0.0, "Fraction of each training patch's worst-reconstructed pixels left out of the loss, "
                        "so a defect the fit has not learned yet is never learned (0 = off).")
+    ensemble: int = _opt(1, "Networks fitted per image, with seeds seed, seed+1, ...; their maps are averaged: "
+                         "less seed-to-seed spread for n times the work (packed together).")
     # --- the heatmap
     infer_scales: str = _opt("1", "Downscale factors at which the clean-input error is measured.")
     inpaint_blocks: str = _opt("4,8", "Block sizes (working pixels) of the checkerboard inpainting error.")
@@ -123,7 +125,7 @@ def validate(cfg: Config) -> list[str]:
         out.append(f"size must be at least 16 (got {cfg.size})")
     if cfg.border_width < 0:
         out.append(f"border_width must not be negative (got {cfg.border_width})")
-    for name in ("steps", "batch", "width", "max_pixels", "mask_grid"):
+    for name in ("steps", "batch", "width", "max_pixels", "mask_grid", "ensemble"):
         if getattr(cfg, name) < 1:
             out.append(f"{name} must be positive (got {getattr(cfg, name)})")
     if cfg.threads < 0:

@@ -34,8 +34,8 @@ def autocast(cfg: Config, device: torch.device):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16")
 
 
-def new_model(channels: int, cfg: Config, device: torch.device) -> UNet:
-    torch.manual_seed(cfg.seed)  # network initialisation (callers fork the RNG)
+def new_model(channels: int, cfg: Config, device: torch.device, seed: int | None = None) -> UNet:
+    torch.manual_seed(cfg.seed if seed is None else seed)  # network initialisation (callers fork the RNG)
     return UNet(channels=channels, width=cfg.width).to(device)
 
 
@@ -49,15 +49,19 @@ def _clip_per_model(params: dict[str, torch.Tensor], max_norm: float) -> None:
         g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
 
 
-def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list[torch.Generator]) -> list[UNet]:
+def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list[torch.Generator],
+             seeds: list[int] | None = None) -> list[UNet]:
     """Train one network per image of ``images`` (K, C, H, W) and return them in eval mode.
+
+    Network i starts from ``seeds[i]`` (``cfg.seed`` by default) and draws its patches and
+    corruptions from ``gens[i]``: the same image twice with two seeds is a two-network ensemble.
 
     Each step uses one patch scale, cycling largest to smallest. The patch count is scaled
     so every step sees about the same number of pixels: small patches are cheap, and
     without more of them the local scale would be undertrained.
     """
     k, c, h, w = images.shape
-    models = [new_model(c, cfg, images.device) for _ in range(k)]
+    models = [new_model(c, cfg, images.device, None if seeds is None else seeds[i]) for i in range(k)]
     params, buffers = stack_module_state(models)
     template = copy.deepcopy(models[0]).to("meta")
 

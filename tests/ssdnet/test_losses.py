@@ -58,3 +58,26 @@ def test_total_loss_weights_its_terms():
     px, pc = pixel_loss(a, b), perceptual_loss(a, b, ext)
     assert torch.allclose(total_loss(a, b, ext, 100.0, 0.0), 100 * px)
     assert torch.allclose(total_loss(a, b, ext, 2.0, 3.0), 2 * px + 3 * pc)
+
+
+def test_trimmed_loss_leaves_the_worst_pixels_out_of_the_gradient(extractor):
+    target = torch.rand(2, 1, 32, 32)
+    out = (target + 0.01 * torch.randn_like(target)).requires_grad_()
+    with torch.no_grad():
+        out[:, :, 4:8, 4:8] += 5.0  # a blob the network has not learned: 16 of 1024 pixels per patch
+    blob = (slice(None), slice(None), slice(4, 8), slice(4, 8))
+    plain = total_loss(out, target, extractor, 100.0, 1.0)
+    plain_grad = torch.autograd.grad(plain, out)[0]
+    trimmed = total_loss(out, target, extractor, 100.0, 1.0, trim=0.05)
+    trimmed_grad = torch.autograd.grad(trimmed, out)[0]
+    assert trimmed < 0.05 * plain
+    # Only the perceptual windows of kept pixels around the blob still reach into it.
+    assert trimmed_grad[blob].abs().max() < 0.01 * plain_grad[blob].abs().max()
+    assert trimmed_grad.abs().sum() > 0
+    pixel_only = total_loss(out, target, extractor, 100.0, 0.0, trim=0.05)
+    assert torch.autograd.grad(pixel_only, out)[0][blob].abs().max() == 0
+
+
+def test_trim_zero_is_the_plain_loss(extractor):
+    a, b = torch.rand(2, 1, 24, 24), torch.rand(2, 1, 24, 24)
+    assert torch.equal(total_loss(a, b, extractor, 100.0, 1.0, trim=0.0), total_loss(a, b, extractor, 100.0, 1.0))

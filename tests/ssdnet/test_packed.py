@@ -28,3 +28,23 @@ def test_packed_fits_stay_independent():
     with_b = ssdnet.map_for_arrays([a, b], cfg, pack=2)[0]
     with_c = ssdnet.map_for_arrays([a, c], cfg, pack=2)[0]
     assert np.abs(with_b - with_c).max() <= PACKED_RTOL * float(with_b.max() - with_b.min())
+
+
+def test_an_ensemble_is_the_mean_of_its_members_single_fits():
+    cfg = ssdnet.resolve(preset="fast", steps=12, threads=1, seed=3)
+    image = make_example(4, 48, 48)[0].astype(np.float32)[..., None] / 255
+    both = ssdnet.map_for_array(image, cfg.replace(ensemble=2))
+    members = [ssdnet.map_for_array(image, cfg.replace(seed=s)) for s in (3, 4)]
+    want = (members[0] + members[1]) / 2
+    assert np.abs(both - want).max() <= PACKED_RTOL * float(want.max() - want.min())
+    # and the members really differ: different initialisations and patches
+    assert np.abs(members[0] - members[1]).max() > 10 * PACKED_RTOL * float(want.max() - want.min())
+
+
+def test_packed_ensembles_keep_each_image_apart():
+    cfg = ssdnet.resolve(preset="fast", steps=12, threads=1, ensemble=2)
+    images = [make_example(s, 48, 48)[0].astype(np.float32)[..., None] / 255 for s in (5, 6)]
+    packed = ssdnet.map_for_arrays(images, cfg, pack=2)
+    for image, got in zip(images, packed):
+        want = ssdnet.map_for_array(image, cfg)
+        assert np.abs(got - want).max() <= PACKED_RTOL * float(want.max() - want.min())
