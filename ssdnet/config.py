@@ -59,8 +59,8 @@ class Config:
     infer_scales: str = _opt("1", "Downscale factors at which the clean-input error is measured.")
     inpaint_blocks: str = _opt("4,8", "Block sizes (working pixels) of the checkerboard inpainting error.")
     aggregation: str = _opt("meanmax", "How the pixel and perceptual error maps combine: meanmax (maximum of "
-                            "each map over its image mean), zmax (of robust z-scores), zmean or product.",
-                            choices=("meanmax", "zmax", "zmean", "product"))
+                            "each map over its image mean), medianmax (over its median), zmax (of robust z-scores), "
+                            "zmean or product.", choices=("meanmax", "medianmax", "zmax", "zmean", "product"))
     smooth_sigma: float = _opt(6.0, "Gaussian smoothing of the final map, in working pixels.")
     border_width: int = _opt(16, "Edge band (working pixels) whose errors are brought down, line by line, "
                              "to the interior's level: no false alarms along the image edge (0 = off).")

@@ -123,6 +123,12 @@ def ratio_to_mean(m: torch.Tensor) -> torch.Tensor:
     return m / m.mean().clamp_min(1e-12)
 
 
+def ratio_to_median(m: torch.Tensor) -> torch.Tensor:
+    """The map in units of its own median: unlike the mean, not raised by a defect that covers
+    much of the image."""
+    return m / m.median().clamp_min(1e-12)
+
+
 def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: float, border: int = 0) -> torch.Tensor:
     """Combine the two error maps (each (1, 1, H, W)) into the smoothed anomaly map.
 
@@ -135,7 +141,7 @@ def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: fl
     (pooled metrics, archive-level flags). ``zmax`` uses robust z-scores ((m - median) / MAD)
     instead: as good on a uniform texture, but where half the image is a flat background the
     MAD is tiny and the whole object lights up (hazelnut_toy AUPRC 0.59 vs 0.72).
-    ``zmean`` averages the z-scores; ``product`` multiplies the raw maps (the reference
+    ``medianmax`` divides by the median instead of the mean; ``zmean`` averages the z-scores; ``product`` multiplies the raw maps (the reference
     recipe: it removes what only one map sees, and so also the defects only one map sees).
     """
     pixel = gaussian_blur(border_calibrate(pixel, border), sigma)
@@ -144,6 +150,8 @@ def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: fl
         return pixel * perceptual
     if how == "meanmax":
         return torch.maximum(ratio_to_mean(pixel), ratio_to_mean(perceptual))
+    if how == "medianmax":
+        return torch.maximum(ratio_to_median(pixel), ratio_to_median(perceptual))
     p, q = robust_z(pixel), robust_z(perceptual)
     return torch.maximum(p, q) if how == "zmax" else 0.5 * (p + q)
 

@@ -50,3 +50,12 @@ def test_a_quiet_edge_is_not_amplified():
     m[..., :, :4] *= 1e-3  # a dark, nearly error-free background along the left side
     out = border_calibrate(m, 8)
     assert torch.equal(out[..., 8:-8, :4], m[..., 8:-8, :4])
+
+
+def test_medianmax_is_not_raised_by_a_defect_covering_much_of_the_image():
+    large = torch.ones(1, 1, 64, 64)
+    large[..., :, :24] = 5.0  # a defect over 37 % of the image, 5x the normal error
+    by_mean = aggregate(large, large.clone(), "meanmax", 0.0)[0, 0]
+    by_median = aggregate(large, large.clone(), "medianmax", 0.0)[0, 0]
+    assert by_mean[32, 10] < 0.5 * 5.0  # the defect itself raises the mean and dilutes its score
+    assert torch.isclose(by_median[32, 10], torch.tensor(5.0)) and torch.isclose(by_median[32, 40], torch.tensor(1.0))
