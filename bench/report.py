@@ -72,8 +72,11 @@ def scan_section(data: dict) -> list[str]:
         f"| Zarr write seconds per image | {data['write_seconds_per_image']:.4f} s | |",
         f"| fit seconds per image (median, from the index) | {data['fit_seconds_per_image']:.2f} s | |",
         f"| write / fit | {100 * data['write_over_fit']:.2f}% | at most 2% |",
-        "",
-    ]
+    ] + ([
+        f"| fit seconds per image with 2 workers busy | {data['fit_seconds_per_image_2_workers']:.2f} s "
+        f"({data['fit_slowdown_2_workers']:.2f}x) | |",
+        f"| 1-worker scan outside the fits (start-up, shutdown) | {data['outside_fits_seconds']:.1f} s | |",
+    ] if "outside_fits_seconds" in data else []) + [""]
 
 
 def main() -> None:

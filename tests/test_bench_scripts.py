@@ -33,3 +33,12 @@ def test_fit_speed_measures_seconds_memory_and_flops(tmp_path):
     assert row["preset"] == "fast" and row["size"] == 32
     assert row["seconds"] > 0 and row["peak_rss_mb"] > 50 and row["gflop"] > 0
     assert 0 < row["fraction_of_peak"] < 5
+
+
+def test_store_write_prints_milliseconds_per_image_for_each_batch_size():
+    res = subprocess.run([sys.executable, "bench/store_write.py", "--images", "4", "--batches", "1,4",
+                          "--size", "32", "--repeats", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert [int(line.split()[0]) for line in lines] == [1, 4]
+    assert all(float(line.split(":")[1].split()[0]) > 0 for line in lines)
