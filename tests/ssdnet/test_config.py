@@ -10,6 +10,12 @@ def test_paper_is_the_default_preset():
     assert resolve().preset == "paper"
 
 
+def test_accurate_is_paper_with_a_two_fit_ensemble():
+    accurate, paper = resolve(preset="accurate"), resolve()
+    assert accurate.ensemble == 2 and paper.ensemble == 1
+    assert accurate.replace(preset="paper", ensemble=1) == paper
+
+
 def test_fast_preset_fills_fields_and_overrides_win():
     cfg = resolve(preset="fast", steps=7)
     assert cfg.steps == 7
