@@ -255,8 +255,9 @@ class Scanner:
         out = []
         for token, (began, worker, shape) in list(self.started.items()):
             p = self.pending.get(token)
-            # A task of n packed images may take n timeouts.
-            if p is None or now - began <= self.opts.timeout * len(p.members):
+            # --timeout is per fit: a task of n packed images, each fitted ensemble times, may
+            # take n x ensemble timeouts.
+            if p is None or now - began <= self.opts.timeout * len(p.members) * self.cfg.ensemble:
                 continue
             self._done(token)
             del self.started[token]
