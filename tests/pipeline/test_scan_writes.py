@@ -33,23 +33,26 @@ def test_every_result_at_once_without_batching(client, tmp_path):
     assert summary["ok"] == 3 and 1 <= summary["store_writes"] <= 3
 
 
+class InterruptedWhileRowsWait(Scanner):
+    """A Ctrl-C that lands right after the first finished rows were put aside to wait."""
+
+    def _stage(self, records, final=False):
+        super()._stage(records, final)
+        if self.staged and not final:
+            raise KeyboardInterrupt
+
+
 def test_an_interrupted_scan_writes_the_rows_it_holds(client, tmp_path):
     src = tmp_path / "batch"
-    write_images(src, 10)  # several seconds of fits: the check below sees rows waiting
+    write_images(src, 6)
     store = tmp_path / "scan.zarr"
     cfg = ssdnet.resolve(**FAST)
     writer = StoreWriter(store, cfg)
-    scanner = None
-
-    def stop_once_rows_wait(tally, exhausted) -> None:
-        if scanner.staged:
-            raise KeyboardInterrupt
-
-    scanner = Scanner(client, writer, cfg, ScanOptions(write_every=600), stop_once_rows_wait)
+    scanner = InterruptedWhileRowsWait(client, writer, cfg, ScanOptions(write_every=600))
     with pytest.raises(KeyboardInterrupt):
         scanner.run(iter_entries(describe_all([str(src)]), (), ()))
-    held = scanner.tally.written
     writer.close()
+    held = scanner.tally.written
     assert held >= 1 and not scanner.staged
     index = pipeline.open_index(store)
     assert (index.status.values == "ok").sum() == held
