@@ -280,6 +280,7 @@ class Scanner:
         if records and not self.staged:
             self.staged_since = time.monotonic()
         self.staged.extend(records)
+        self._count(records)  # progress counts a fit when it ends, not when its batch is written
         due = time.monotonic() - self.staged_since >= self.opts.write_every or len(self.staged) >= self.limit()
         if self.staged and (final or due):
             batch, self.staged = self.staged, []
@@ -291,6 +292,8 @@ class Scanner:
         self.tally.write_s += time.perf_counter() - t
         self.tally.written += len(records)
         self.tally.writes += 1
+
+    def _count(self, records: list[dict[str, Any]]) -> None:
         for rec in records:
             if rec["status"] == "ok":
                 self.tally.ok += 1
