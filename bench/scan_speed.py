@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import pipeline  # noqa: E402
 from bench.report import commit  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -74,7 +75,6 @@ def main() -> None:
                 runs[f"scan_{workers}"].append(sec)
                 summary = json.loads(out.strip().splitlines()[-1])
                 write_s.append(summary["store_write_seconds_per_image"])
-                import pipeline
                 fit_s[workers].append(float(pipeline.open_index(str(store))["seconds"].median()))
         med = {k: statistics.median(v) for k, v in runs.items()}
         result = {

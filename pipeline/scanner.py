@@ -277,12 +277,13 @@ class Scanner:
         store update rewrites each index chunk it touches, so a batch costs little more than
         one row. The last rows of a pass are written at once; never more rows wait than are in
         flight, so memory stays bounded on fast devices."""
+        self._count(records)  # progress counts a fit when it ends, not when its batch is written
         if records and not self.staged:
             self.staged_since = time.monotonic()
         self.staged.extend(records)
-        self._count(records)  # progress counts a fit when it ends, not when its batch is written
-        due = time.monotonic() - self.staged_since >= self.opts.write_every or len(self.staged) >= self.limit()
-        if self.staged and (final or due):
+        if not self.staged:
+            return
+        if final or time.monotonic() - self.staged_since >= self.opts.write_every or len(self.staged) >= self.limit():
             batch, self.staged = self.staged, []
             self._write(batch)
 

@@ -106,8 +106,8 @@ def map_for_arrays(images: list[np.ndarray], cfg: Config, pack: int = 1) -> list
                 models = fit_many(torch.stack([working[i] for i, _ in nets]), cfg, extractor, gens,
                                   [seed for _, seed in nets])
                 for n, i in enumerate(chunk):
-                    members = models[n * cfg.ensemble:(n + 1) * cfg.ensemble]
-                    hm = torch.stack([heatmap(m, working[i], cfg, extractor) for m in members]).mean(0)
+                    own = models[n * cfg.ensemble:(n + 1) * cfg.ensemble]
+                    hm = torch.stack([heatmap(m, working[i], cfg, extractor) for m in own]).mean(0)
                     out[i] = _to_original(hm, images[i].shape[:2])
     return out  # type: ignore[return-value]
 

@@ -141,8 +141,9 @@ def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: fl
     (pooled metrics, archive-level flags). ``zmax`` uses robust z-scores ((m - median) / MAD)
     instead: as good on a uniform texture, but where half the image is a flat background the
     MAD is tiny and the whole object lights up (hazelnut_toy AUPRC 0.59 vs 0.72).
-    ``medianmax`` divides by the median instead of the mean; ``zmean`` averages the z-scores; ``product`` multiplies the raw maps (the reference
-    recipe: it removes what only one map sees, and so also the defects only one map sees).
+    ``medianmax`` divides by the median instead of the mean; ``zmean`` averages the z-scores;
+    ``product`` multiplies the raw maps (the reference recipe: it removes what only one map
+    sees, and so also the defects only one map sees).
     """
     pixel = gaussian_blur(border_calibrate(pixel, border), sigma)
     perceptual = gaussian_blur(border_calibrate(perceptual, border), sigma).clamp_min(0)

@@ -48,3 +48,14 @@ def test_packed_ensembles_keep_each_image_apart():
     for image, got in zip(images, packed):
         want = ssdnet.map_for_array(image, cfg)
         assert np.abs(got - want).max() <= PACKED_RTOL * float(want.max() - want.min())
+
+
+def test_more_images_of_one_shape_than_the_pack_each_get_their_map():
+    # Two chunks of one shape group: the second chunk must still see the group's images.
+    cfg = ssdnet.resolve(preset="fast", steps=3, threads=1, ensemble=2)
+    images = [make_example(s, 32, 32)[0].astype(np.float32)[..., None] / 255 for s in (7, 8, 9)]
+    maps = ssdnet.map_for_arrays(images, cfg, pack=1)
+    assert [m.shape for m in maps] == [(32, 32)] * 3
+    for image, got in zip(images, maps):
+        want = ssdnet.map_for_array(image, cfg)
+        assert np.abs(got - want).max() <= PACKED_RTOL * float(want.max() - want.min())
