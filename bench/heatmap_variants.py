@@ -58,12 +58,23 @@ def main() -> None:
                     help="heatmap settings to score besides the config's own, repeatable")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None, help="the stratified subset bench/accuracy.py --limit scores")
+    ap.add_argument("--dev", type=int, default=None, metavar="N",
+                    help="score a development subset instead: N images (stratified) among those NOT in the "
+                         "--limit test subset, so heatmap choices made on it leave the test subset unseen")
     args = ap.parse_args()
     fit_over = dict(o.split("=", 1) for o in args.option)
     cfg = ssdnet.resolve(preset=args.preset, threads=args.threads, **fit_over)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
-    samples = stratified(list_samples(Path(args.datasets) / args.set), args.limit)
+    samples = list_samples(Path(args.datasets) / args.set)
+    test = stratified(samples, args.limit)
+    if args.dev:
+        if args.limit is None:
+            ap.error("--dev needs the --limit of the test subset it must stay out of")
+        held = {s.id for s in test}
+        samples = stratified([s for s in samples if s.id not in held], args.dev)
+    else:
+        samples = test
     tag = "_".join([args.preset] + [f"{k}{v}" for k, v in sorted(fit_over.items())])
     folder = OUT / args.set / tag
     folder.mkdir(parents=True, exist_ok=True)
@@ -84,7 +95,7 @@ def main() -> None:
         rows.append(row)
         print(f"{row['variant']:40s} AUROC {row['pixel_auroc']:.4f}  AUPRC {row['pixel_auprc']:.4f}  "
               f"AUPRO {row['pixel_aupro']:.4f}  image AUROC {row['image_auroc'] or float('nan'):.3f}", flush=True)
-    (folder / "variants.json").write_text(json.dumps({"set": args.set, "config": cfg.to_dict(), "rows": rows},
+    (folder / ("variants.json" if not args.dev else f"variants_dev{args.dev}.json")).write_text(json.dumps({"set": args.set, "config": cfg.to_dict(), "rows": rows},
                                                      indent=1))
 
 
