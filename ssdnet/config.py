@@ -62,7 +62,14 @@ class Config:
     aggregation: str = _opt("meanmax", "How the pixel and perceptual error maps combine: meanmax (maximum of "
                             "each map over its image mean), medianmax (over its median), zmax (of robust z-scores), "
                             "zmean or product.", choices=("meanmax", "medianmax", "zmax", "zmean", "product"))
-    smooth_sigma: float = _opt(6.0, "Gaussian smoothing of the final map, in working pixels.")
+    smooth_sigma: float = _opt(6.0, "Gaussian smoothing of the texture map, in working pixels.")
+    surface_sigma: float = _opt(2.0, "Gaussian smoothing of the surface map (intensity inpainting error), "
+                                "in working pixels.")
+    gate_low: float = _opt(0.2, "Predictability of the image's local structure (median correlation of the "
+                           "inpainted image with the image, -1..1) at or below which the heatmap is the surface "
+                           "map alone; linear blend up to gate_high.")
+    gate_high: float = _opt(0.4, "Predictability at or above which the heatmap is the texture map alone "
+                            "(gate_low = gate_high = -1: the texture map for every image).")
     border_width: int = _opt(16, "Edge band (working pixels) whose errors are brought down, line by line, "
                              "to the interior's level: no false alarms along the image edge (0 = off).")
 
@@ -140,7 +147,10 @@ def validate(cfg: Config) -> list[str]:
         out.append(f"trim must be in [0, 1) (got {cfg.trim})")
     if not 0.0 <= cfg.shuffle_prob <= 1.0:
         out.append(f"shuffle_prob must be in [0, 1] (got {cfg.shuffle_prob})")
-    for name in ("lr", "noise_sigma", "pixel_weight", "perceptual_weight", "smooth_sigma"):
+    if not -1.0 <= cfg.gate_low <= cfg.gate_high <= 1.0:
+        out.append(f"gate_low and gate_high must satisfy -1 <= gate_low <= gate_high <= 1 "
+                   f"(got {cfg.gate_low}, {cfg.gate_high})")
+    for name in ("lr", "noise_sigma", "pixel_weight", "perceptual_weight", "smooth_sigma", "surface_sigma"):
         if getattr(cfg, name) < 0:
             out.append(f"{name} must not be negative (got {getattr(cfg, name)})")
     for name in ("scales", "infer_scales", "inpaint_blocks"):

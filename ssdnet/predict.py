@@ -54,23 +54,53 @@ def checkerboard_masks(h: int, w: int, block: int, device: torch.device) -> torc
     return torch.stack([(phase == k).float() for k in range(4)]).unsqueeze(1)
 
 
-def inpainting_error(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int], extractor: Extractor) -> torch.Tensor:
-    """Perceptual error of the image rebuilt from its surroundings.
+def inpainting_errors(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int],
+                      extractor: Extractor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(structural, intensity) errors of the image rebuilt from its surroundings.
 
     Every block is hidden once (filled with the image mean, as in training) and predicted
-    from the visible blocks; the composite of the predictions is compared with the image
-    by the extractor's cosine. A defect cannot be predicted from normal surroundings.
+    from the visible blocks; the composite of the predictions is compared with the image by
+    the extractor's cosine (structural: 1 - cosine) and by the squared difference (intensity).
+    A defect cannot be predicted from normal surroundings. Both come from the same
+    reconstructions, so the second costs nothing.
     """
     h, w = image.shape[-2:]
     fill = image.mean(dim=(2, 3), keepdim=True)
-    maps = []
+    structural, intensity = [], []
     for b in blocks:
         masks = checkerboard_masks(h, w, b, image.device)
         hidden = image * (1 - masks) + fill * masks  # (4, C, H, W)
         recon = model(hidden)
         composite = (recon * masks).sum(0, keepdim=True)
-        maps.append(1.0 - extractor.cosine_map(composite, image))
-    return torch.stack(maps).mean(0)
+        structural.append(1.0 - extractor.cosine_map(composite, image))
+        intensity.append((composite - image).pow(2).mean(1, keepdim=True))
+    return torch.stack(structural).mean(0), torch.stack(intensity).mean(0)
+
+
+def inpainting_error(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int],
+                     extractor: Extractor) -> torch.Tensor:
+    """The structural part of :func:`inpainting_errors`."""
+    return inpainting_errors(model, image, blocks, extractor)[0]
+
+
+def predictability(structural: torch.Tensor) -> float:
+    """How well the image's local structure is predicted from its surroundings: the median
+    local correlation between inpainted and real image (1 - median structural error).
+
+    A regular texture (a woven grid) is predictable, about 0.4-0.6 on mvtec_ad_grid; a random
+    surface (asphalt, steel, a nut on a plain background) is not, 0.3 or less: there the local
+    correlation compares noise with noise, and its error says nothing about defects.
+    """
+    return 1.0 - float(structural.median())
+
+
+def texture_weight(q: float, low: float, high: float) -> float:
+    """Share of the texture map in the heatmap of an image of predictability ``q``."""
+    if q >= high:
+        return 1.0
+    if q <= low:
+        return 0.0
+    return (q - low) / (high - low)
 
 
 def robust_z(m: torch.Tensor) -> torch.Tensor:
@@ -159,13 +189,26 @@ def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: fl
 
 @torch.inference_mode()
 def heatmap(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor) -> torch.Tensor:
-    """(H, W) anomaly map of ``image`` (C, H, W) at working resolution."""
+    """(H, W) anomaly map of ``image`` (C, H, W) at working resolution.
+
+    Two maps, and a gate between them (docs/METHOD.md, "Texture or surface"): the texture map
+    joins the clean-input pixel error and the structural inpainting error, smoothed widely; the
+    surface map is the intensity inpainting error, smoothed little. Which one an image gets
+    depends on how predictable its local structure is (:func:`predictability`).
+    """
     x = image.unsqueeze(0)
 
     def net(t: torch.Tensor) -> torch.Tensor:
         with autocast(cfg, t.device):
             return model(t).float()
 
-    pixel = reconstruction_error(net, x, cfg.infer_scale_list)
-    perceptual = inpainting_error(net, x, cfg.inpaint_block_list, extractor)
-    return aggregate(pixel, perceptual, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)[0, 0]
+    structural, intensity = inpainting_errors(net, x, cfg.inpaint_block_list, extractor)
+    share = texture_weight(predictability(structural), cfg.gate_low, cfg.gate_high)
+    out = torch.zeros_like(intensity)
+    if share > 0:
+        pixel = reconstruction_error(net, x, cfg.infer_scale_list)
+        out = out + share * aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)
+    if share < 1:
+        surface = ratio_to_mean(gaussian_blur(border_calibrate(intensity, cfg.border_width), cfg.surface_sigma))
+        out = out + (1 - share) * surface
+    return out[0, 0]

@@ -31,7 +31,9 @@ def test_packed_fits_stay_independent():
 
 
 def test_an_ensemble_is_the_mean_of_its_members_single_fits():
-    cfg = ssdnet.resolve(preset="fast", steps=12, threads=1, seed=3)
+    # The texture map for every image: it differs more between seeds than the surface map, so
+    # the check below that the members differ is far from the packing tolerance.
+    cfg = ssdnet.resolve(preset="fast", steps=12, threads=1, seed=3, gate_low=-1, gate_high=-1)
     image = make_example(4, 48, 48)[0].astype(np.float32)[..., None] / 255
     both = ssdnet.map_for_array(image, cfg.replace(ensemble=2))
     members = [ssdnet.map_for_array(image, cfg.replace(seed=s)) for s in (3, 4)]

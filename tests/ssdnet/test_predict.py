@@ -1,6 +1,10 @@
 import torch
 
-from ssdnet.predict import aggregate, border_calibrate
+import ssdnet
+from ssdnet.features import build_extractor
+from ssdnet.model import UNet
+from ssdnet.predict import (aggregate, border_calibrate, gaussian_blur, heatmap, inpainting_errors, predictability,
+                            ratio_to_mean, reconstruction_error, texture_weight)
 
 
 def _edge_heavy(h: int = 64, w: int = 80) -> torch.Tensor:
@@ -59,3 +63,55 @@ def test_medianmax_is_not_raised_by_a_defect_covering_much_of_the_image():
     by_median = aggregate(large, large.clone(), "medianmax", 0.0)[0, 0]
     assert by_mean[32, 10] < 0.5 * 5.0  # the defect itself raises the mean and dilutes its score
     assert torch.isclose(by_median[32, 10], torch.tensor(5.0)) and torch.isclose(by_median[32, 40], torch.tensor(1.0))
+
+
+def test_texture_weight_ramps_between_the_gates():
+    assert texture_weight(0.1, 0.2, 0.4) == 0.0
+    assert texture_weight(0.2, 0.2, 0.4) == 0.0
+    assert abs(texture_weight(0.3, 0.2, 0.4) - 0.5) < 1e-9
+    assert texture_weight(0.4, 0.2, 0.4) == 1.0
+    assert texture_weight(0.5, 0.5, 0.5) == 1.0  # equal gates: a step
+    assert texture_weight(-1.0, -1.0, -1.0) == 1.0  # -1, -1: the texture map always
+
+
+def _stripes(h: int = 48, w: int = 48) -> torch.Tensor:
+    ys = torch.arange(h, dtype=torch.float32)[:, None].expand(h, w)
+    return (0.5 + 0.4 * torch.sin(ys * 1.3)).view(1, 1, h, w)
+
+
+def test_an_oracle_inpainting_is_fully_predictable_and_noise_is_not():
+    image = _stripes()
+    extractor = build_extractor("patchncc", 1)
+    structural, intensity = inpainting_errors(lambda t: image.expand_as(t), image, [4, 8], extractor)
+    assert predictability(structural) > 0.95
+    assert float(intensity.max()) == 0.0
+    gen = torch.Generator().manual_seed(0)
+    structural, intensity = inpainting_errors(lambda t: torch.rand(t.shape, generator=gen), image, [4, 8], extractor)
+    assert abs(predictability(structural)) < 0.2
+    assert float(intensity.mean()) > 0.01
+
+
+def _maps(cfg, model, x, extractor):
+    """The two maps heatmap() blends, built here from the documented parts."""
+    structural, intensity = inpainting_errors(model, x[None], cfg.inpaint_block_list, extractor)
+    pixel = reconstruction_error(model, x[None], cfg.infer_scale_list)
+    texture = aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)[0, 0]
+    surface = ratio_to_mean(gaussian_blur(border_calibrate(intensity, cfg.border_width), cfg.surface_sigma))[0, 0]
+    return predictability(structural), texture, surface
+
+
+def test_the_heatmap_is_the_gated_blend_of_texture_and_surface_maps():
+    torch.manual_seed(0)
+    model = UNet(1, 4).eval()
+    x = _stripes(40, 56)[0] + 0.05 * torch.rand(1, 40, 56)
+    extractor = build_extractor("patchncc", 1)
+    cfg = ssdnet.resolve(preset="fast")
+    with torch.inference_mode():
+        q, texture, surface = _maps(cfg, model, x, extractor)
+        always_texture = heatmap(model, x, cfg.replace(gate_low=-1.0, gate_high=-1.0), extractor)
+        always_surface = heatmap(model, x, cfg.replace(gate_low=1.0, gate_high=1.0), extractor)
+        blended = heatmap(model, x, cfg.replace(gate_low=q - 0.5, gate_high=q + 0.5), extractor)
+    assert torch.allclose(always_texture, texture, atol=1e-5)
+    assert torch.allclose(always_surface, surface, atol=1e-5)
+    assert torch.allclose(blended, 0.5 * texture + 0.5 * surface, atol=1e-5)
+    assert not torch.allclose(texture, surface, atol=1e-2)  # the two maps really differ
