@@ -77,18 +77,12 @@ def inpainting_errors(model: Callable[[torch.Tensor], torch.Tensor], image: torc
     return torch.stack(structural).mean(0), torch.stack(intensity).mean(0)
 
 
-def inpainting_error(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int],
-                     extractor: Extractor) -> torch.Tensor:
-    """The structural part of :func:`inpainting_errors`."""
-    return inpainting_errors(model, image, blocks, extractor)[0]
-
-
 def predictability(structural: torch.Tensor) -> float:
     """How well the image's local structure is predicted from its surroundings: the median
     local correlation between inpainted and real image (1 - median structural error).
 
     A regular texture (a woven grid) is predictable, about 0.4-0.6 on mvtec_ad_grid; a random
-    surface (asphalt, steel, a nut on a plain background) is not, 0.3 or less: there the local
+    surface (asphalt, steel, a nut on a plain background) is not, about 0.3 or less: there the local
     correlation compares noise with noise, and its error says nothing about defects.
     """
     return 1.0 - float(structural.median())
