@@ -3,17 +3,17 @@
 Fits every image of a set once with the given config and keeps the networks under
 bench/out/models/<set>/<tag>/ (resumable), then builds the heatmap of each image with
 ``ssdnet.predict.heatmap`` under each --variant (fields that only change the heatmap:
-border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales, surface_sigma,
-gate_low, gate_high) and scores them with
-the evaluation's pooled metrics. Fit-side choices (batch, steps...) are compared by running it
-once per fit config (--option).
+border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales, surface_sigma, gate_low,
+gate_high) and scores them with the evaluation's pooled metrics. Fit-side choices (batch,
+steps...) are compared by running it once per fit config (--option). ``--dev N`` scores N
+images from outside the ``--limit`` test subset instead (the development split of
+docs/RESULTS.md).
 
     .venv/bin/python bench/heatmap_variants.py --set mvtec_ad_grid --variant border_width=0
 """
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import sys
 import time
@@ -96,8 +96,8 @@ def main() -> None:
         rows.append(row)
         print(f"{row['variant']:40s} AUROC {row['pixel_auroc']:.4f}  AUPRC {row['pixel_auprc']:.4f}  "
               f"AUPRO {row['pixel_aupro']:.4f}  image AUROC {row['image_auroc'] or float('nan'):.3f}", flush=True)
-    (folder / ("variants.json" if not args.dev else f"variants_dev{args.dev}.json")).write_text(json.dumps({"set": args.set, "config": cfg.to_dict(), "rows": rows},
-                                                     indent=1))
+    name = f"variants_dev{args.dev}.json" if args.dev else "variants.json"
+    (folder / name).write_text(json.dumps({"set": args.set, "config": cfg.to_dict(), "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
