@@ -1,7 +1,7 @@
 """One small scanned archive with a certain outlier, shared by the review tests.
 
-Eight byte-identical defect-free textures fit to eight equal scores; one image of random noise
-fits to a higher one. With over half the scores tied the MAD is zero and the robust z falls back
+Eight byte-identical defect-free textures fit to eight equal scores; the same texture with a
+bright square on it fits to a far higher one (score_max about 14 against 2.3 with 10 steps). With over half the scores tied the MAD is zero and the robust z falls back
 to the mean absolute deviation: the odd image's z is 9 / 1.2533 = 7.18 whatever its score, so
 the flag does not depend on how well 10 fitting steps do.
 """
@@ -31,7 +31,9 @@ def make_archive(root: Path) -> Path:
     clean = (texture("weave", 48, 48, np.random.default_rng(7)) * 255 + 0.5).astype(np.uint8)
     for image_id in CLEAN:
         Image.fromarray(clean).save(root / image_id)
-    Image.fromarray(np.random.default_rng(5).integers(0, 256, (48, 48)).astype(np.uint8)).save(root / ODD)
+    odd = clean.copy()
+    odd[18:28, 20:30] = 255
+    Image.fromarray(odd).save(root / ODD)
     (root / BROKEN).write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     return arch
 
