@@ -142,6 +142,11 @@ def border_calibrate(m: torch.Tensor, width: int) -> torch.Tensor:
     return out.reshape(m.shape)
 
 
+def calibrated(m: torch.Tensor, border: int, sigma: float) -> torch.Tensor:
+    """An error map edge-calibrated, then smoothed: the first steps of every map the heatmap uses."""
+    return gaussian_blur(border_calibrate(m, border), sigma)
+
+
 def ratio_to_mean(m: torch.Tensor) -> torch.Tensor:
     """The map in units of its own image-wide mean: 3 means three times the image's typical error."""
     return m / m.mean().clamp_min(1e-12)
@@ -169,8 +174,8 @@ def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: fl
     ``product`` multiplies the raw maps (the reference recipe: it removes what only one map
     sees, and so also the defects only one map sees).
     """
-    pixel = gaussian_blur(border_calibrate(pixel, border), sigma)
-    perceptual = gaussian_blur(border_calibrate(perceptual, border), sigma).clamp_min(0)
+    pixel = calibrated(pixel, border, sigma)
+    perceptual = calibrated(perceptual, border, sigma).clamp_min(0)
     if how == "product":
         return pixel * perceptual
     if how == "meanmax":
@@ -199,10 +204,9 @@ def heatmap(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor)
     structural, intensity = inpainting_errors(net, x, cfg.inpaint_block_list, extractor)
     share = texture_weight(predictability(structural), cfg.gate_low, cfg.gate_high)
     out = torch.zeros_like(intensity)
-    if share > 0:
+    if share > 0:  # the clean-input pass is only run for images that use the texture map
         pixel = reconstruction_error(net, x, cfg.infer_scale_list)
         out = out + share * aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)
     if share < 1:
-        surface = ratio_to_mean(gaussian_blur(border_calibrate(intensity, cfg.border_width), cfg.surface_sigma))
-        out = out + (1 - share) * surface
+        out = out + (1 - share) * ratio_to_mean(calibrated(intensity, cfg.border_width, cfg.surface_sigma))
     return out[0, 0]

@@ -1,8 +1,9 @@
 """One small scanned archive with a certain outlier, shared by the review tests.
 
 Eight byte-identical defect-free textures fit to eight equal scores; the same texture with a
-bright square on it fits to a far higher one (score_max about 14 against 2.3 with 10 steps). With over half the scores tied the MAD is zero and the robust z falls back
-to the mean absolute deviation: the odd image's z is 9 / 1.2533 = 7.18 whatever its score, so
+bright square on it fits to a far higher one (score_max about 14 against 2.3 with 10 steps).
+With over half the scores tied the MAD is zero and the robust z falls back to the mean
+absolute deviation: the odd image's z is 9 / 1.2533 = 7.18 whatever its score, so
 the flag does not depend on how well 10 fitting steps do.
 """
 from __future__ import annotations
