@@ -3,8 +3,8 @@
 Fits every image of a set once with the given config and keeps the networks under
 bench/out/models/<set>/<tag>/ (resumable), then builds the heatmap of each image with
 ``ssdnet.predict.heatmap`` under each --variant (fields that only change the heatmap:
-border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales, surface_sigma, gate_low,
-gate_high) and scores them with the evaluation's pooled metrics. Fit-side choices (batch,
+border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales, surface_sigma,
+surface_windows, gate_low, gate_high) and scores them with the evaluation's pooled metrics. Fit-side choices (batch,
 steps...) are compared by running it once per fit config (--option). ``--dev N`` scores N
 images from outside the ``--limit`` test subset instead (the development split of
 docs/RESULTS.md).

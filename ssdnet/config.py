@@ -65,6 +65,10 @@ class Config:
     smooth_sigma: float = _opt(6.0, "Gaussian smoothing of the texture map, in working pixels.")
     surface_sigma: float = _opt(2.0, "Gaussian smoothing of the surface map (intensity inpainting error), "
                                 "in working pixels.")
+    surface_windows: str = _opt("36,68", "Windows (working pixels) of the surface map's local fills: each adds "
+                                "the inpainting error with hidden blocks filled by the median of their "
+                                "surroundings in such a window, averaged with the image-mean fill's (0 = the "
+                                "image-mean fill only).")
     gate_low: float = _opt(0.2, "Predictability of the image's local structure (median correlation of the "
                            "inpainted image with the image, -1..1) at or below which the heatmap is the surface "
                            "map alone; linear blend up to gate_high.")
@@ -102,6 +106,10 @@ class Config:
     @property
     def inpaint_block_list(self) -> list[int]:
         return _int_list(self.inpaint_blocks)
+
+    @property
+    def surface_window_list(self) -> list[int]:
+        return [v for v in _int_list(self.surface_windows) if v > 0]
 
 
 class ConfigError(ValueError):
@@ -161,6 +169,13 @@ def validate(cfg: Config) -> list[str]:
             continue
         if not values or min(values) < 1:
             out.append(f"{name} must list positive integers (got {getattr(cfg, name)!r})")
+    try:
+        windows = _int_list(cfg.surface_windows)
+        if windows != [0] and (not windows or min(windows) < 4):
+            out.append(f"surface_windows must list window sizes of at least 4 working pixels, or be 0 "
+                       f"(got {cfg.surface_windows!r})")
+    except ValueError:
+        out.append(f"surface_windows must be comma-separated integers (got {cfg.surface_windows!r})")
     dev = cfg.device
     if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
         out.append(f"device must be auto, cpu, cuda or cuda:N (got {dev!r})")

@@ -54,27 +54,60 @@ def checkerboard_masks(h: int, w: int, block: int, device: torch.device) -> torc
     return torch.stack([(phase == k).float() for k in range(4)]).unsqueeze(1)
 
 
-def inpainting_errors(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int],
-                      extractor: Extractor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(structural, intensity) errors of the image rebuilt from its surroundings.
+def median_fill(image: torch.Tensor, masks: torch.Tensor, window: int, cell: int = 4,
+                chunk: int = 4096) -> torch.Tensor:
+    """Per mask, each pixel's fill: the median of the visible pixels in a ``window`` around it.
 
-    Every block is hidden once (filled with the image mean, as in training) and predicted
-    from the visible blocks; the composite of the predictions is compared with the image by
-    the extractor's cosine (structural: 1 - cosine) and by the squared difference (intensity).
-    A defect cannot be predicted from normal surroundings. Both come from the same
-    reconstructions, so the second costs nothing.
+    ``image`` (1, C, H, W), ``masks`` (K, 1, H, W) with 1 = hidden; returns (K, C, H, W). Worked
+    out on ``cell`` x ``cell`` averaged cells (blocks of 4 px or more are whole cells), so a
+    window is a few hundred cells at most; windows are taken in chunks of positions to keep
+    memory bounded on large images. A median, not a mean: a step in brightness (an object's
+    contour, a painted stripe) does not spread into the fill, and a defect in the surroundings
+    does not shift it. A window with no visible cell falls back to the image mean.
     """
     h, w = image.shape[-2:]
-    fill = image.mean(dim=(2, 3), keepdim=True)
+    c = image.shape[1]
+    coarse = F.avg_pool2d(image, cell, ceil_mode=True)  # (1, C, h', w')
+    visible = F.avg_pool2d(1 - masks, cell, ceil_mode=True) > 0.5  # (K, 1, h', w')
+    cells = max(1, round(window / cell)) | 1  # odd, so the window is centred on its cell
+    r = cells // 2
+    cols = F.unfold(F.pad(coarse, (r, r, r, r), mode="replicate"), cells).view(c, cells * cells, -1)
+    seen = F.unfold(F.pad(visible.float(), (r, r, r, r)), cells) > 0.5  # (K, cells², L)
+    mean = image.mean()
+    out = torch.empty(masks.shape[0], c, coarse.shape[-2] * coarse.shape[-1], device=image.device)
+    for k in range(masks.shape[0]):
+        for start in range(0, cols.shape[-1], chunk):
+            part = slice(start, start + chunk)
+            values = cols[:, :, part].masked_fill(~seen[k, None, :, part], float("nan"))
+            out[k, :, part] = values.nanmedian(1).values.nan_to_num(nan=float(mean))
+    out = out.view(masks.shape[0], c, *coarse.shape[-2:])
+    return F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
+
+
+def inpainting_errors(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int],
+                      extractor: Extractor | None, window: int = 0) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """(structural, intensity) errors of the image rebuilt from its surroundings.
+
+    Every block is hidden once and predicted from the visible blocks; the composite of the
+    predictions is compared with the image by the extractor's cosine (structural: 1 - cosine)
+    and by the squared difference (intensity). A defect cannot be predicted from normal
+    surroundings. Both come from the same reconstructions, so the second costs nothing. A
+    hidden block is filled with the image mean (``window`` 0), or with the median of the
+    visible pixels in a ``window`` around it (:func:`median_fill`): training fills a block
+    with its patch's mean, a local level. Without an extractor the structural error is None.
+    """
+    h, w = image.shape[-2:]
     structural, intensity = [], []
     for b in blocks:
         masks = checkerboard_masks(h, w, b, image.device)
+        fill = image.mean(dim=(2, 3), keepdim=True) if window <= 0 else median_fill(image, masks, window)
         hidden = image * (1 - masks) + fill * masks  # (4, C, H, W)
         recon = model(hidden)
         composite = (recon * masks).sum(0, keepdim=True)
-        structural.append(1.0 - extractor.cosine_map(composite, image))
+        if extractor is not None:
+            structural.append(1.0 - extractor.cosine_map(composite, image))
         intensity.append((composite - image).pow(2).mean(1, keepdim=True))
-    return torch.stack(structural).mean(0), torch.stack(intensity).mean(0)
+    return (torch.stack(structural).mean(0) if structural else None), torch.stack(intensity).mean(0)
 
 
 def predictability(structural: torch.Tensor) -> float:
@@ -208,5 +241,23 @@ def heatmap(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor)
         pixel = reconstruction_error(net, x, cfg.infer_scale_list)
         out = out + share * aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)
     if share < 1:
-        out = out + (1 - share) * ratio_to_mean(calibrated(intensity, cfg.border_width, cfg.surface_sigma))
+        out = out + (1 - share) * surface_map(net, x, intensity, cfg)
     return out[0, 0]
+
+
+def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, intensity: torch.Tensor,
+                cfg: Config) -> torch.Tensor:
+    """The intensity inpainting error under each fill, each over its image mean, averaged.
+
+    ``intensity`` is the image-mean fill's error (the pass the gate already ran). Each of
+    ``surface_windows`` adds the error with blocks filled by the median of their surroundings
+    (largest inpainting block only: the block size barely changes this map). The fills see
+    defects of different sizes: a local level keeps a thin crack apart from uneven lighting or
+    a painted stripe; the image mean keeps a defect larger than the window whole.
+    """
+    maps = [ratio_to_mean(calibrated(intensity, cfg.border_width, cfg.surface_sigma))]
+    block = max(cfg.inpaint_block_list)
+    for window in cfg.surface_window_list:
+        _, local = inpainting_errors(net, x, [block], None, window)
+        maps.append(ratio_to_mean(calibrated(local, cfg.border_width, cfg.surface_sigma)))
+    return torch.stack(maps).mean(0)

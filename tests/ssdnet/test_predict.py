@@ -3,8 +3,8 @@ import torch
 import ssdnet
 from ssdnet.features import build_extractor
 from ssdnet.model import UNet
-from ssdnet.predict import (aggregate, border_calibrate, gaussian_blur, heatmap, inpainting_errors, predictability,
-                            ratio_to_mean, reconstruction_error, texture_weight)
+from ssdnet.predict import (aggregate, border_calibrate, checkerboard_masks, gaussian_blur, heatmap, inpainting_errors,
+                            median_fill, predictability, ratio_to_mean, reconstruction_error, texture_weight)
 
 
 def _edge_heavy(h: int = 64, w: int = 80) -> torch.Tensor:
@@ -91,13 +91,67 @@ def test_an_oracle_inpainting_is_fully_predictable_and_noise_is_not():
     assert float(intensity.mean()) > 0.01
 
 
+def _reference_median_fill(image, masks, window, cell=4):
+    """median_fill spelled out cell by cell in numpy (the reference its fast path must match)."""
+    import numpy as np
+    coarse = torch.nn.functional.avg_pool2d(image, cell, ceil_mode=True)[0].numpy()  # (C, h, w)
+    visible = (torch.nn.functional.avg_pool2d(1 - masks, cell, ceil_mode=True) > 0.5)[:, 0].numpy()
+    cells = max(1, round(window / cell)) | 1
+    r = cells // 2
+    c, h, w = coarse.shape
+    padded = np.pad(coarse, ((0, 0), (r, r), (r, r)), mode="edge")
+    out = np.zeros((masks.shape[0], c, h, w), np.float32)
+    for k in range(masks.shape[0]):
+        seen = np.pad(visible[k], r, constant_values=False)
+        for y in range(h):
+            for x in range(w):
+                keep = seen[y:y + cells, x:x + cells]
+                for ch in range(c):
+                    values = padded[ch, y:y + cells, x:x + cells][keep]
+                    # torch's median of an even count is the lower middle value
+                    out[k, ch, y, x] = np.sort(values)[(len(values) - 1) // 2] if len(values) else image.mean()
+    return torch.nn.functional.interpolate(torch.from_numpy(out), size=image.shape[-2:], mode="bilinear",
+                                           align_corners=False)
+
+
+def test_median_fill_matches_a_cell_by_cell_reference():
+    gen = torch.Generator().manual_seed(3)
+    image = torch.rand(1, 2, 36, 44, generator=gen)
+    masks = checkerboard_masks(36, 44, 8, image.device)
+    masks[0] = 1.0  # one mask hides everything: its fill falls back to the image mean
+    fast = median_fill(image, masks, 20, chunk=7)  # small chunks: the chunking must not change the result
+    assert torch.allclose(fast, _reference_median_fill(image, masks, 20), atol=1e-6)
+    assert torch.allclose(fast[0], image.mean().expand(2, 36, 44))
+
+
+def test_median_fill_keeps_a_brightness_step_apart():
+    image = torch.full((1, 1, 64, 64), 0.2)
+    image[..., 32:] = 0.8  # a contour: a mean of the surroundings would blur the two levels
+    masks = checkerboard_masks(64, 64, 8, image.device)
+    fill = median_fill(image, masks, 24)
+    assert torch.allclose(fill[..., 8:24, :24], torch.tensor(0.2))
+    assert torch.allclose(fill[..., 8:24, 40:], torch.tensor(0.8))
+
+
 def _maps(cfg, model, x, extractor):
     """The two maps heatmap() blends, built here from the documented parts."""
     structural, intensity = inpainting_errors(model, x[None], cfg.inpaint_block_list, extractor)
     pixel = reconstruction_error(model, x[None], cfg.infer_scale_list)
     texture = aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)[0, 0]
-    surface = ratio_to_mean(gaussian_blur(border_calibrate(intensity, cfg.border_width), cfg.surface_sigma))[0, 0]
+    fills = [intensity] + [inpainting_errors(model, x[None], [max(cfg.inpaint_block_list)], None, w)[1]
+                           for w in cfg.surface_window_list]
+    surface = torch.stack([ratio_to_mean(gaussian_blur(border_calibrate(m, cfg.border_width), cfg.surface_sigma))
+                           for m in fills]).mean(0)[0, 0]
     return predictability(structural), texture, surface
+
+
+def test_a_local_fill_inpaints_a_lit_surface_that_the_image_mean_cannot():
+    ys = torch.arange(64, dtype=torch.float32)[:, None].expand(64, 64)
+    image = (0.2 + 0.6 * ys / 63).view(1, 1, 64, 64)  # uneven lighting, nothing else
+    copy_fill = lambda t: t  # a network that returns its input: the error is the fill's own
+    _, mean_fill = inpainting_errors(copy_fill, image, [8], None)
+    _, local_fill = inpainting_errors(copy_fill, image, [8], None, 24)
+    assert float(local_fill.mean()) < 0.05 * float(mean_fill.mean())
 
 
 def test_the_heatmap_is_the_gated_blend_of_texture_and_surface_maps():
@@ -115,3 +169,6 @@ def test_the_heatmap_is_the_gated_blend_of_texture_and_surface_maps():
     assert torch.allclose(always_surface, surface, atol=1e-5)
     assert torch.allclose(blended, 0.5 * texture + 0.5 * surface, atol=1e-5)
     assert not torch.allclose(texture, surface, atol=1e-2)  # the two maps really differ
+    assert cfg.surface_window_list  # the default surface map averages local fills too
+    mean_only = heatmap(model, x, cfg.replace(gate_low=1.0, gate_high=1.0, surface_windows="0"), extractor)
+    assert not torch.allclose(mean_only, surface, atol=1e-3)
