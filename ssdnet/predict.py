@@ -219,14 +219,21 @@ def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: fl
     return torch.maximum(p, q) if how == "zmax" else 0.5 * (p + q)
 
 
-@torch.inference_mode()
 def heatmap(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor) -> torch.Tensor:
-    """(H, W) anomaly map of ``image`` (C, H, W) at working resolution.
+    """(H, W) anomaly map of ``image`` (C, H, W) at working resolution (see :func:`heatmap_and_share`)."""
+    return heatmap_and_share(model, image, cfg, extractor)[0]
+
+
+@torch.inference_mode()
+def heatmap_and_share(model: UNet, image: torch.Tensor, cfg: Config,
+                      extractor: Extractor) -> tuple[torch.Tensor, float]:
+    """(H, W) anomaly map of ``image`` (C, H, W) at working resolution, and the texture map's share in it.
 
     Two maps, and a gate between them (docs/METHOD.md, "Texture or surface"): the texture map
     joins the clean-input pixel error and the structural inpainting error, smoothed widely; the
     surface map is the intensity inpainting error, smoothed little. Which one an image gets
-    depends on how predictable its local structure is (:func:`predictability`).
+    depends on how predictable its local structure is (:func:`predictability`): the share is
+    1 for the texture map only, 0 for the surface map only, a blend in between.
     """
     x = image.unsqueeze(0)
 
@@ -242,7 +249,7 @@ def heatmap(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor)
         out = out + share * aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)
     if share < 1:
         out = out + (1 - share) * surface_map(net, x, intensity, cfg)
-    return out[0, 0]
+    return out[0, 0], share
 
 
 def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, intensity: torch.Tensor,

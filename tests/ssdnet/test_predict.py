@@ -1,10 +1,12 @@
+import pytest
 import torch
 
 import ssdnet
 from ssdnet.features import build_extractor
 from ssdnet.model import UNet
-from ssdnet.predict import (aggregate, border_calibrate, checkerboard_masks, gaussian_blur, heatmap, inpainting_errors,
-                            median_fill, predictability, ratio_to_mean, reconstruction_error, texture_weight)
+from ssdnet.predict import (aggregate, border_calibrate, checkerboard_masks, gaussian_blur, heatmap, heatmap_and_share,
+                            inpainting_errors, median_fill, predictability, ratio_to_mean, reconstruction_error,
+                            texture_weight)
 
 
 def _edge_heavy(h: int = 64, w: int = 80) -> torch.Tensor:
@@ -154,12 +156,16 @@ def test_a_local_fill_inpaints_a_lit_surface_that_the_image_mean_cannot():
     assert float(local_fill.mean()) < 0.05 * float(mean_fill.mean())
 
 
-def test_the_heatmap_is_the_gated_blend_of_texture_and_surface_maps():
+def _gate_case():
+    """An untrained network on noisy stripes: (model, image, extractor, fast config)."""
     torch.manual_seed(0)
     model = UNet(1, 4).eval()
     x = _stripes(40, 56)[0] + 0.05 * torch.rand(1, 40, 56)
-    extractor = build_extractor("patchncc", 1)
-    cfg = ssdnet.resolve(preset="fast")
+    return model, x, build_extractor("patchncc", 1), ssdnet.resolve(preset="fast")
+
+
+def test_the_heatmap_is_the_gated_blend_of_texture_and_surface_maps():
+    model, x, extractor, cfg = _gate_case()
     with torch.inference_mode():
         q, texture, surface = _maps(cfg, model, x, extractor)
         always_texture = heatmap(model, x, cfg.replace(gate_low=-1.0, gate_high=-1.0), extractor)
@@ -172,3 +178,19 @@ def test_the_heatmap_is_the_gated_blend_of_texture_and_surface_maps():
     assert cfg.surface_window_list  # the default surface map averages local fills too
     mean_only = heatmap(model, x, cfg.replace(gate_low=1.0, gate_high=1.0, surface_windows="0"), extractor)
     assert not torch.allclose(mean_only, surface, atol=1e-3)
+
+
+def test_heatmap_and_share_gives_the_heatmap_and_the_gate_share():
+    model, x, extractor, cfg = _gate_case()
+    with torch.inference_mode():
+        structural, _ = inpainting_errors(model, x[None], cfg.inpaint_block_list, extractor)
+    q = predictability(structural)
+    for low, high, want in [(cfg.gate_low, cfg.gate_high, None), (q - 0.3, q + 0.1, 0.75),
+                            (-1.0, -1.0, 1.0), (1.0, 1.0, 0.0)]:
+        gated = cfg.replace(gate_low=low, gate_high=high)
+        m, share = heatmap_and_share(model, x, gated, extractor)
+        assert isinstance(share, float)
+        assert share == texture_weight(q, low, high)
+        if want is not None:
+            assert share == pytest.approx(want)
+        assert torch.equal(m, heatmap(model, x, gated, extractor))
