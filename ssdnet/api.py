@@ -14,7 +14,7 @@ from .config import Config, ConfigError, resolve
 from .features import Extractor, build_extractor
 from .fit import fit_many
 from .imageio import ImageSource, load_image, working_shape
-from .predict import heatmap
+from .predict import heatmap_and_share
 
 
 @dataclass
@@ -26,10 +26,14 @@ class Result:
     seconds: float
     config: Config
     feature_extractor: str
+    # Share of the texture map in the heatmap, 0..1: 1 = regular texture, 0 = random surface
+    # (docs/METHOD.md, heatmap step 5).
+    texture_share: float
 
     def summary(self) -> dict[str, Any]:
         return {"score_max": self.score_max, "score_p99": self.score_p99, "score_mean": self.score_mean,
-                "seconds": self.seconds, "feature_extractor": self.feature_extractor}
+                "texture_share": self.texture_share, "seconds": self.seconds,
+                "feature_extractor": self.feature_extractor}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -80,7 +84,14 @@ def map_for_array(image: np.ndarray, cfg: Config) -> np.ndarray:
 
 
 def map_for_arrays(images: list[np.ndarray], cfg: Config, pack: int = 1) -> list[np.ndarray]:
-    """Heatmaps of several decoded images, fitting up to ``pack`` of them at once.
+    """Heatmaps of several decoded images: :func:`maps_and_shares` without the shares."""
+    return maps_and_shares(images, cfg, pack)[0]
+
+
+def maps_and_shares(images: list[np.ndarray], cfg: Config, pack: int = 1) -> tuple[list[np.ndarray], list[float]]:
+    """Heatmaps of several decoded images, fitting up to ``pack`` of them at once, and each
+    image's texture share (the texture map's share in its heatmap, 0..1; with ``cfg.ensemble``
+    = n the mean over its n networks, as its map is their mean).
 
     Packed fits need the same working shape and channel count, so images are grouped by
     those; within a group each image keeps its own network(s), patches and gradient; with
@@ -89,6 +100,7 @@ def map_for_arrays(images: list[np.ndarray], cfg: Config, pack: int = 1) -> list
     """
     device = resolve_device(cfg.device)
     out: list[np.ndarray | None] = [None] * len(images)
+    shares = [float("nan")] * len(images)
     with torch_threads(cfg.threads), torch.random.fork_rng(devices=[]):
         # Late in the fit tiny values take the CPU's slow denormal path (5x slower measured).
         torch.set_flush_denormal(True)
@@ -107,9 +119,10 @@ def map_for_arrays(images: list[np.ndarray], cfg: Config, pack: int = 1) -> list
                                   [seed for _, seed in nets])
                 for n, i in enumerate(chunk):
                     own = models[n * cfg.ensemble:(n + 1) * cfg.ensemble]
-                    hm = torch.stack([heatmap(m, working[i], cfg, extractor) for m in own]).mean(0)
-                    out[i] = _to_original(hm, images[i].shape[:2])
-    return out  # type: ignore[return-value]
+                    maps, member_shares = zip(*(heatmap_and_share(m, working[i], cfg, extractor) for m in own))
+                    out[i] = _to_original(torch.stack(maps).mean(0), images[i].shape[:2])
+                    shares[i] = float(np.mean(member_shares))
+    return out, shares  # type: ignore[return-value]
 
 
 def _to_original(hm: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
@@ -133,7 +146,8 @@ def detect(image: ImageSource, config: Config | dict | None = None, **overrides:
     cfg = resolve(config, **overrides)
     start = time.perf_counter()
     arr = load_image(image, cfg.max_pixels)
-    m = map_for_array(arr, cfg)
+    (m,), (share,) = maps_and_shares([arr], cfg)
     smax, sp99, smean = map_scores(m)
     return Result(map=m, score_max=smax, score_p99=sp99, score_mean=smean,
-                  seconds=time.perf_counter() - start, config=cfg, feature_extractor=cfg.features)
+                  seconds=time.perf_counter() - start, config=cfg, feature_extractor=cfg.features,
+                  texture_share=share)

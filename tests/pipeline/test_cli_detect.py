@@ -36,7 +36,8 @@ def test_detect_writes_maps_and_overlays_with_unique_stems(tmp_path, images):
     rows = [json.loads(line) for line in res.stdout.splitlines()]
     assert [r["map"] for r in rows] == [str(out / "part.npy"), str(out / "part-2.npy")]
     for r in rows:
-        assert set(r) >= {"path", "map", "score_max", "score_p99", "score_mean", "seconds", "feature_extractor"}
+        assert set(r) >= {"path", "map", "score_max", "score_p99", "score_mean", "texture_share", "seconds",
+                          "feature_extractor"}
         m = np.load(r["map"])
         assert m.shape == (40, 56) and m.dtype == np.float32
         assert r["score_max"] == pytest.approx(float(m.max()))

@@ -37,6 +37,9 @@ def test_result_has_original_shape_and_scores(tmp_path):
     assert r.score_mean == pytest.approx(float(r.map.mean()), rel=1e-5)
     assert r.score_mean <= r.score_p99 <= r.score_max
     assert r.seconds > 0 and r.config.size == 32 and r.config.preset == "fast"
+    assert 0.0 <= r.texture_share <= 1.0
+    assert set(r.summary()) == {"score_max", "score_p99", "score_mean", "texture_share", "seconds", "feature_extractor"}
+    assert r.summary()["texture_share"] == r.texture_share
 
 
 def test_detect_accepts_config_objects_and_rejects_bad_images():

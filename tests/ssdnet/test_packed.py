@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import ssdnet
 from ssdnet.synthetic import make_example
@@ -61,3 +62,14 @@ def test_more_images_of_one_shape_than_the_pack_each_get_their_map():
     for image, got in zip(images, maps):
         want = ssdnet.map_for_array(image, cfg)
         assert np.abs(got - want).max() <= PACKED_RTOL * float(want.max() - want.min())
+
+
+def test_an_ensembles_texture_share_is_the_mean_of_its_members():
+    # Gates at the ends of their range: the share is (predictability + 1) / 2, never clipped to 0 or 1.
+    cfg = ssdnet.resolve(preset="fast", steps=12, threads=1, seed=3, gate_low=-1, gate_high=1)
+    image = make_example(4, 48, 48)[0].astype(np.float32)[..., None] / 255
+    (both,), (share,) = ssdnet.maps_and_shares([image], cfg.replace(ensemble=2))
+    members = [ssdnet.maps_and_shares([image], cfg.replace(seed=s)) for s in (3, 4)]
+    assert all(0 < s < 1 for _, (s,) in members)
+    assert share == pytest.approx((members[0][1][0] + members[1][1][0]) / 2, abs=1e-3)
+    assert np.array_equal(both, ssdnet.map_for_array(image, cfg.replace(ensemble=2)))
