@@ -28,7 +28,7 @@ def record(i: int, size: int, rng: np.random.Generator) -> dict:
     return {"id": f"img{i:05d}.png", "path": f"/archive/img{i:05d}.png", "sha256": f"{i:064x}", "status": "ok",
             "error": "", "height": size, "width": size, "worker": "tcp://127.0.0.1:1", "seconds": 2.5,
             "finished_at": time.time_ns(), "score_max": 3.0, "score_p99": 2.0, "score_mean": 1.0,
-            "map": rng.random((size, size), dtype=np.float32),
+            "texture_share": 1.0, "map": rng.random((size, size), dtype=np.float32),
             "thumbnail": rng.integers(0, 255, (ty, tx, 3), dtype=np.uint8)}
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from pipeline.flags import FLAG_VAR, Z_VAR
-from pipeline.store import INDEX_VARS, quiet_zarr
+from pipeline.store import ADDED_VARS, INDEX_VARS, quiet_zarr
 
 
 def _open_tree(store: str | os.PathLike) -> xr.DataTree:
@@ -48,8 +48,10 @@ def _read_index(store: str | os.PathLike) -> xr.Dataset:
     parts = []
     for node in tree.children.values():
         ds = node.to_dataset()
-        if "image" not in ds.dims or any(v not in ds for v in INDEX_VARS if v != "image"):
+        if "image" not in ds.dims or any(v not in ds for v in INDEX_VARS if v not in ("image", *ADDED_VARS)):
             continue  # a group a running scan is still creating
+        # A group written by an earlier version, not yet rescanned (a writer creates these before status).
+        ds = ds.assign({v: ("image", np.full(ds.sizes["image"], np.nan)) for v in ADDED_VARS if v not in ds})
         parts.append(_with_flags(_plain_strings(ds[[v for v in INDEX_VARS if v != "image"]].load()), ds))
     if not parts:
         empty = {v: ("image", np.array([], dtype=str)) for v in INDEX_VARS if v != "image"}

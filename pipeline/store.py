@@ -28,11 +28,14 @@ from pipeline.worker import thumb_shape
 FAILED = "failed"
 STR_VARS = ("path", "sha256", "worker", "error")
 INT_VARS = ("height", "width")
-FLOAT_VARS = ("score_max", "score_p99", "score_mean", "seconds")
+FLOAT_VARS = ("score_max", "score_p99", "score_mean", "texture_share", "seconds")
 TIME_VAR = "finished_at"
 # Written last: the commit marker.
 STATUS = "status"
 INDEX_VARS = ("image", *STR_VARS, *INT_VARS, *FLOAT_VARS, TIME_VAR, STATUS)
+# Index variables that stores written by earlier versions lack: NaN for their rows when read,
+# created (NaN-filled) when a scan opens such a store.
+ADDED_VARS = ("texture_share",)
 INDEX_CHUNK = 1024
 TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
 
@@ -58,7 +61,7 @@ def quiet_zarr() -> Iterator[None]:
         yield
 
 
-def _index_array(group: zarr.Group, name: str) -> zarr.Array:
+def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
     if name in ("image", STATUS, *STR_VARS):
         kind: dict[str, Any] = {"dtype": str}
     elif name in INT_VARS or name == TIME_VAR:
@@ -66,7 +69,7 @@ def _index_array(group: zarr.Group, name: str) -> zarr.Array:
     else:
         kind = {"dtype": "float64", "fill_value": float("nan")}
     attrs = TIME_ATTRS if name == TIME_VAR else {}
-    return group.create_array(name, shape=(0,), chunks=(INDEX_CHUNK,), dimension_names=["image"],
+    return group.create_array(name, shape=(rows,), chunks=(INDEX_CHUNK,), dimension_names=["image"],
                               attributes=attrs, **kind)
 
 
@@ -116,6 +119,7 @@ class StoreWriter:
         with quiet_zarr():
             for name in sorted(self.root.group_keys()):
                 self.arrays[name] = dict(self.root[name].arrays())
+                self._add_missing(name)
                 self._repair(name)
                 self._load(name)
 
@@ -129,6 +133,15 @@ class StoreWriter:
         for i in range(self.used[group]):
             if ids[i]:
                 self.known[str(ids[i])] = Row(group, i, str(shas[i]), str(status[i]))
+
+    def _add_missing(self, group: str) -> None:
+        """Give a group written by an earlier version the index variables it lacks (ADDED_VARS),
+        as long as its other arrays and filled with the fill value (NaN): its rows never had one."""
+        arrays = self.arrays[group]
+        rows = max((a.shape[0] for a in arrays.values()), default=0)
+        for var in ADDED_VARS:
+            if var not in arrays:
+                arrays[var] = _index_array(self.root[group], var, rows)
 
     def _repair(self, group: str) -> None:
         """Undo what a killed writer can leave: arrays resized to different lengths (a growth

@@ -106,13 +106,14 @@ def _announce(topic: str, token: str, shape: tuple[int, int] | None) -> None:
     worker.log_event(topic, {"token": token, "worker": worker.address, "shape": list(shape) if shape else None})
 
 
-def _record(image_id: str, worker: str, image: np.ndarray, m: np.ndarray, map_dtype: str,
-            seconds: float) -> dict[str, Any]:
+def _record(image_id: str, worker: str, image: np.ndarray, m: np.ndarray, texture_share: float,
+            map_dtype: str, seconds: float) -> dict[str, Any]:
     smax, sp99, smean = ssdnet.map_scores(m)
     h, w = image.shape[:2]
     return {"id": image_id, "worker": worker, "height": h, "width": w, "status": "ok", "error": "",
             "map": m.astype(map_dtype, copy=False), "thumbnail": thumbnail(image), "score_max": smax,
-            "score_p99": sp99, "score_mean": smean, "seconds": seconds, "finished_at": now_ns()}
+            "score_p99": sp99, "score_mean": smean, "texture_share": texture_share, "seconds": seconds,
+            "finished_at": now_ns()}
 
 
 def _failure(image_id: str, worker: str, shape: tuple[int, int], error: str, seconds: float) -> dict[str, Any]:
@@ -146,10 +147,11 @@ def fit_images(token: str, topic: str, items: list[tuple[str, bytes]], cfg: ssdn
         ids = list(images)
         began = time.perf_counter()
         try:
-            maps = ssdnet.map_for_arrays([images[i] for i in ids], cfg, pack=len(ids))
-            share = (time.perf_counter() - began) / len(ids)
-            for i, m in zip(ids, maps):
-                rows[i] = _record(i, worker, images[i], m, map_dtype, share + (began - start) / len(items))
+            maps, texture_shares = ssdnet.maps_and_shares([images[i] for i in ids], cfg, pack=len(ids))
+            each = (time.perf_counter() - began) / len(ids)
+            for i, m, texture_share in zip(ids, maps, texture_shares):
+                rows[i] = _record(i, worker, images[i], m, texture_share, map_dtype,
+                                  each + (began - start) / len(items))
         except Exception as exc:  # noqa: BLE001 - one image's failure must not end the scan
             if len(ids) == 1:
                 i = ids[0]

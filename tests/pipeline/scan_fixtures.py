@@ -56,9 +56,15 @@ def make_zip(path: Path, members: dict[str, bytes]) -> Path:
 
 
 @lru_cache(maxsize=64)
+def reference(data: bytes) -> tuple[np.ndarray, float]:
+    """The map and texture share ``ssdnet detect`` gives for these bytes with the tests' config."""
+    (m,), (share,) = ssdnet.maps_and_shares([ssdnet.load_image(data, CFG.max_pixels)], CFG)
+    return m, share
+
+
 def reference_map(data: bytes) -> np.ndarray:
     """What ``ssdnet detect`` gives for these bytes with the tests' config."""
-    return ssdnet.map_for_array(ssdnet.load_image(data, CFG.max_pixels), CFG)
+    return reference(data)[0]
 
 
 @pytest.fixture(scope="session")

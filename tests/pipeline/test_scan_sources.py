@@ -12,7 +12,7 @@ import ssdnet
 from pipeline.exitcodes import Refused
 from pipeline.flags import FLAG_VARS
 
-from scan_fixtures import (CFG, FAST, client, make_tar, make_zip, png_bytes, reference_map,  # noqa: F401
+from scan_fixtures import (CFG, FAST, client, make_tar, make_zip, png_bytes, reference, reference_map,  # noqa: F401
                            run_cli, scheduler_args, write_images)
 
 
@@ -35,6 +35,8 @@ def test_every_source_kind_reads_back_equal_to_detect(client, tmp_path):
     index = pipeline.open_index(store)
     assert list(index.image.values) == sorted(ids)
     assert set(index.status.values) == {"ok"} and set(index.error.values) == {""}
+    assert index.texture_share.dtype == np.float64
+    assert ((index.texture_share >= 0) & (index.texture_share <= 1)).all()
     tree = xr.open_datatree(str(store), engine="zarr")
     assert sorted(tree.children) == ["48x48", "48x64", "64x48"]
     assert tree.attrs["seed"] == CFG.seed and tree.attrs["ssdnet_version"] == ssdnet.__version__
@@ -49,6 +51,7 @@ def test_every_source_kind_reads_back_equal_to_detect(client, tmp_path):
         np.testing.assert_array_equal(stored.values, reference_map(data))
         row = index.sel(image=image_id)
         assert float(row.score_max) == float(stored.max())
+        assert float(row.texture_share) == reference(data)[1]
         assert (int(row.height), int(row.width)) == stored.shape
 
 
@@ -99,6 +102,7 @@ def test_corrupt_files_are_failed_rows_and_exit_3(client, tmp_path, capsys):
     index = pipeline.open_index(store)
     failed = index.sel(image=bad)
     assert set(failed.status.values) == {"failed"} and all(failed.error.values)
+    assert np.isnan(failed.texture_share.values).all()  # like every score of a failed row
     assert "empty" in str(failed.error.sel(image="mixed/empty.tif").values)
     assert xr.open_datatree(str(store), engine="zarr")["failed"].to_dataset().sizes["image"] == 3
 

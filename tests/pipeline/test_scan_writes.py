@@ -1,14 +1,18 @@
 """Finished rows are written to the store in batches, and none is lost when a scan stops early."""
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import pytest
+import zarr
 
 import pipeline
 from pipeline.exitcodes import Refused
 import ssdnet
 from pipeline.scanner import Scanner
 from pipeline.scanoptions import ScanOptions
-from pipeline.store import StoreWriter
+from pipeline.store import StoreWriter, quiet_zarr
 from pipeline.archive import describe_all, iter_entries
 
 from scan_fixtures import FAST, client, write_images  # noqa: F401
@@ -61,3 +65,38 @@ def test_an_interrupted_scan_writes_the_rows_it_holds(client, tmp_path):
 def test_write_every_must_not_be_negative(tmp_path):
     with pytest.raises(Refused, match="write_every"):
         pipeline.scan(tmp_path, tmp_path / "s.zarr", write_every=-1)
+
+
+def _row(n: int, share: float | None = None) -> dict:
+    """A finished ok record of a 48x48 image, as a worker returns it (texture_share left out if None)."""
+    rec = {"id": f"batch/img_{n:03d}.png", "path": f"img_{n:03d}.png", "sha256": f"{n:064x}", "status": "ok",
+           "error": "", "height": 48, "width": 48, "worker": "", "seconds": 1.0, "finished_at": time.time_ns(),
+           "score_max": 3.0, "score_p99": 2.0, "score_mean": 1.0, "map": np.ones((48, 48), np.float32),
+           "thumbnail": np.zeros((48, 48, 3), np.uint8)}
+    return rec if share is None else {**rec, "texture_share": share}
+
+
+def test_a_store_from_before_texture_share_reads_and_grows(tmp_path):
+    store = tmp_path / "old.zarr"
+    cfg = ssdnet.resolve(**FAST)
+    writer = StoreWriter(store, cfg)
+    writer.write([_row(0), _row(1)])
+    writer.close()
+    # What an earlier version left: the same store without the variable (consolidated, at rest).
+    with quiet_zarr():
+        root = zarr.open_group(str(store), mode="a", zarr_format=3, use_consolidated=False)
+        del root["48x48"]["texture_share"]
+        zarr.consolidate_metadata(str(store))
+
+    index = pipeline.open_index(store)
+    assert list(index.image.values) == ["batch/img_000.png", "batch/img_001.png"]
+    assert np.isnan(index.texture_share.values).all()
+
+    writer = StoreWriter(store, cfg)
+    assert writer.done("batch/img_000.png", f"{0:064x}")
+    writer.write([_row(2, 0.25)])
+    writer.close()
+    index = pipeline.open_index(store)
+    assert index.sizes["image"] == 3 and set(index.status.values) == {"ok"}
+    np.testing.assert_array_equal(index.texture_share.values, [np.nan, np.nan, 0.25])
+    assert zarr.open_group(str(store), mode="r")["48x48"]["texture_share"].shape == (3,)
