@@ -7,7 +7,8 @@ border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales, surface_s
 surface_windows, gate_low, gate_high) and scores them with the evaluation's pooled metrics. Fit-side choices (batch,
 steps...) are compared by running it once per fit config (--option). ``--dev N`` scores N
 images from outside the ``--limit`` test subset instead (the development split of
-docs/RESULTS.md).
+docs/RESULTS.md). ``--copy-network`` puts the identity in place of each fitted network, so
+every hidden block keeps its fill: what the maps owe to the network and what to the fill.
 
     .venv/bin/python bench/heatmap_variants.py --set mvtec_ad_grid --variant border_width=0
 """
@@ -62,6 +63,8 @@ def main() -> None:
     ap.add_argument("--dev", type=int, default=None, metavar="N",
                     help="score a development subset instead: N images (stratified) among those NOT in the "
                          "--limit test subset, so heatmap choices made on it leave the test subset unseen")
+    ap.add_argument("--copy-network", action="store_true",
+                    help="replace every fitted network by the identity (a block keeps its fill)")
     args = ap.parse_args()
     fit_over = dict(o.split("=", 1) for o in args.option)
     cfg = ssdnet.resolve(preset=args.preset, threads=args.threads, **fit_over)
@@ -83,6 +86,8 @@ def main() -> None:
     scored = [(v, ssdnet.resolve(cfg, **v), PooledMetrics(), [], []) for v in variants]
     for sample in samples:
         model, image, x = fitted(cfg, sample, folder)
+        if args.copy_network:
+            model = torch.nn.Identity()
         for _, vcfg, pooled, maxima, defective in scored:
             m = _to_original(heatmap(model, x, vcfg, get_extractor(vcfg, x.shape[0], CPU)), image.shape[:2])
             mask = read_mask(sample.mask, m.shape)
@@ -96,7 +101,7 @@ def main() -> None:
         rows.append(row)
         print(f"{row['variant']:40s} AUROC {row['pixel_auroc']:.4f}  AUPRC {row['pixel_auprc']:.4f}  "
               f"AUPRO {row['pixel_aupro']:.4f}  image AUROC {row['image_auroc'] or float('nan'):.3f}", flush=True)
-    name = f"variants_dev{args.dev}.json" if args.dev else "variants.json"
+    name = ("variants_copy" if args.copy_network else "variants") + (f"_dev{args.dev}" if args.dev else "") + ".json"
     (folder / name).write_text(json.dumps({"set": args.set, "config": cfg.to_dict(), "rows": rows}, indent=1))
 
 
