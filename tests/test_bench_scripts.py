@@ -42,3 +42,12 @@ def test_store_write_prints_milliseconds_per_image_for_each_batch_size():
     lines = res.stdout.strip().splitlines()
     assert [int(line.split()[0]) for line in lines] == [1, 4]
     assert all(float(line.split(":")[1].split()[0]) > 0 for line in lines)
+
+
+def test_heatmap_cost_times_each_gate_side():
+    res = subprocess.run([sys.executable, "bench/heatmap_cost.py", "--height", "32", "--width", "48",
+                          "--repeats", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    seconds = json.loads(res.stdout.strip().splitlines()[-1])["seconds"]
+    assert set(seconds) == {"texture map", "surface map, image-mean fill only", "surface map, default fills"}
+    assert all(s > 0 for s in seconds.values())

@@ -1,0 +1,60 @@
+"""Seconds of the heatmap alone (after the fit), per gate side and surface fills.
+
+Times ``ssdnet.predict.heatmap`` on an untrained network (the cost does not depend on the
+weights) for a working image of the given size, with the gate forced to the texture map, to
+the surface map with the image-mean fill only (``surface_windows=0``) and to the surface map
+with the default fills. Median of --repeats runs.
+
+    .venv/bin/python bench/heatmap_cost.py --height 256 --width 384 --threads 1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import ssdnet  # noqa: E402
+from ssdnet.api import get_extractor  # noqa: E402
+from ssdnet.model import UNet  # noqa: E402
+from ssdnet.predict import heatmap  # noqa: E402
+
+CASES = {"texture map": dict(gate_low=-1.0, gate_high=-1.0),
+         "surface map, image-mean fill only": dict(gate_low=1.0, gate_high=1.0, surface_windows="0"),
+         "surface map, default fills": dict(gate_low=1.0, gate_high=1.0)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--height", type=int, default=256)
+    ap.add_argument("--width", type=int, default=384)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    cfg = ssdnet.resolve(preset="paper", device="cpu")
+    x = torch.rand(3, args.height, args.width)
+    model = UNet(3, cfg.width).eval()
+    rows = {}
+    for name, over in CASES.items():
+        c = cfg.replace(**over)
+        extractor = get_extractor(c, 3, torch.device("cpu"))
+        heatmap(model, x, c, extractor)  # warm-up
+        times = []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            heatmap(model, x, c, extractor)
+            times.append(time.perf_counter() - t)
+        rows[name] = round(statistics.median(times), 3)
+        print(f"{name:40s} {rows[name]:.3f} s", flush=True)
+    print(json.dumps({"height": args.height, "width": args.width, "threads": args.threads, "seconds": rows}))
+
+
+if __name__ == "__main__":
+    main()
