@@ -141,7 +141,9 @@ def _details(gallery: list[dict[str, Any]]) -> str:
             f'<table><tr><th>score_max</th><td class="num">{_num(g["score_max"])}</td></tr>'
             f'<tr><th>score_p99</th><td class="num">{_num(g["score_p99"])}</td></tr>'
             f'<tr><th>score_mean</th><td class="num">{_num(g["score_mean"])}</td></tr>'
-            f'<tr><th>anomaly_z</th><td class="num">{_num(g["z"])}</td></tr></table></div>'
+            f'<tr><th>anomaly_z</th><td class="num">{_num(g["z"])}</td></tr>'
+            f'<tr><th title="share of the texture map in the heatmap: 1 texture, 0 surface">texture_share</th>'
+            f'<td class="num">{_num(g["texture_share"])}</td></tr></table></div>'
             f'<p><a href="#gallery">back to the gallery</a></p></div>')
     return "".join(out)
 

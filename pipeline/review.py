@@ -110,7 +110,8 @@ def write_report(store: str | os.PathLike, out: str | os.PathLike, top: int = 24
     for rank, row in enumerate(chosen.itertuples(index=False), start=1):
         entry = _pictures(images, pd.Series(row._asdict()), out, max_side)
         gallery.append({"rank": rank, "id": row.image, "score_max": row.score_max, "score_p99": row.score_p99,
-                        "score_mean": row.score_mean, "z": _finite(getattr(row, Z_VAR)),
+                        "score_mean": row.score_mean, "texture_share": _finite(row.texture_share),
+                        "z": _finite(getattr(row, Z_VAR)),
                         "flagged": bool(getattr(row, FLAG_VAR)), "height": int(row.height),
                         "width": int(row.width), **entry})
     ranks = {g["id"]: g["rank"] for g in gallery}

@@ -58,6 +58,9 @@ def test_report_lists_top_k_in_score_order_with_pictures_written_once(scanned, t
     shown = re.findall(r'<div class="detail" id="detail-(\d+)"><h3>#\d+ ([^<]+)', text)
     assert [int(rank) for rank, _ in shown] == [1, 2, 3]
     assert [image_id.strip() for _, image_id in shown] == expected and expected[0] == ODD
+    # Each card says which map the image got (the gate's texture share, as stored in the index).
+    shares = re.findall(r'>texture_share</th><td class="num">([^<]+)</td>', text)
+    assert shares == [f"{index.loc[i, 'texture_share']:.4g}" for i in expected]
     # The flagged image is marked; the failed one is listed with its error.
     assert re.search(r'class="tile flag">.*?' + re.escape(ODD), text)
     assert re.search(re.escape(BROKEN) + r"</td><td>cannot decode", text)
