@@ -60,27 +60,29 @@ def median_fill(image: torch.Tensor, masks: torch.Tensor, window: int, cell: int
 
     ``image`` (1, C, H, W), ``masks`` (K, 1, H, W) with 1 = hidden; returns (K, C, H, W). Worked
     out on ``cell`` x ``cell`` averaged cells (blocks of 4 px or more are whole cells), so a
-    window is a few hundred cells at most; windows are taken in chunks of positions to keep
-    memory bounded on large images. A median, not a mean: a step in brightness (an object's
-    contour, a painted stripe) does not spread into the fill, and a defect in the surroundings
-    does not shift it. A window with no visible cell falls back to the image mean.
+    window is a few hundred cells at most, and in bands of about ``chunk`` cell positions, so
+    the unfolded windows stay small on large images. A median, not a mean: a step in brightness
+    (an object's contour, a painted stripe) does not spread into the fill, and a defect in the
+    surroundings does not shift it. A window with no visible cell falls back to the image mean.
     """
     h, w = image.shape[-2:]
-    c = image.shape[1]
+    c, k = image.shape[1], masks.shape[0]
     coarse = F.avg_pool2d(image, cell, ceil_mode=True)  # (1, C, h', w')
-    visible = F.avg_pool2d(1 - masks, cell, ceil_mode=True) > 0.5  # (K, 1, h', w')
+    visible = (F.avg_pool2d(1 - masks, cell, ceil_mode=True) > 0.5).float()  # (K, 1, h', w')
+    ch, cw = coarse.shape[-2:]
     cells = max(1, round(window / cell)) | 1  # odd, so the window is centred on its cell
     r = cells // 2
-    cols = F.unfold(F.pad(coarse, (r, r, r, r), mode="replicate"), cells).view(c, cells * cells, -1)
-    seen = F.unfold(F.pad(visible.float(), (r, r, r, r)), cells) > 0.5  # (K, cells², L)
-    mean = image.mean()
-    out = torch.empty(masks.shape[0], c, coarse.shape[-2] * coarse.shape[-1], device=image.device)
-    for k in range(masks.shape[0]):
-        for start in range(0, cols.shape[-1], chunk):
-            part = slice(start, start + chunk)
-            values = cols[:, :, part].masked_fill(~seen[k, None, :, part], float("nan"))
-            out[k, :, part] = values.nanmedian(1).values.nan_to_num(nan=float(mean))
-    out = out.view(masks.shape[0], c, *coarse.shape[-2:])
+    coarse = F.pad(coarse, (r, r, r, r), mode="replicate")
+    visible = F.pad(visible, (r, r, r, r))
+    mean = float(image.mean())
+    out = torch.empty(k, c, ch, cw, device=image.device)
+    rows = max(1, chunk // cw)
+    for y in range(0, ch, rows):
+        band = slice(y, min(ch, y + rows) + 2 * r)  # the band's rows and their windows' margin
+        values = F.unfold(coarse[:, :, band], cells).view(1, c, cells * cells, -1)
+        seen = F.unfold(visible[:, :, band], cells).view(k, 1, cells * cells, -1) > 0.5
+        med = values.expand(k, -1, -1, -1).masked_fill(~seen, float("nan")).nanmedian(2).values
+        out[:, :, y:y + rows] = med.nan_to_num(nan=mean).view(k, c, -1, cw)
     return F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
 
 
