@@ -4,10 +4,10 @@ Fits every image of a set once with the given config and keeps the networks unde
 bench/out/models/<set>/<tag>/ (resumable), then builds the heatmap of each image with
 ``ssdnet.predict.heatmap`` under each --variant (fields that only change the heatmap:
 border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales, surface_sigma,
-surface_windows, gate_low, gate_high) and scores them with the evaluation's pooled metrics. Fit-side choices (batch,
-steps...) are compared by running it once per fit config (--option). ``--dev N`` scores N
-images from outside the ``--limit`` test subset instead (the development split of
-docs/RESULTS.md). ``--copy-network`` puts the identity in place of each fitted network, so
+surface_windows, gate_low, gate_high) and scores them with the evaluation's pooled metrics.
+Fit-side choices (batch, steps...) are compared by running it once per fit config (--option).
+``--dev N`` scores N images from outside the ``--limit`` test subset instead (the development
+split of docs/RESULTS.md). ``--copy-network`` puts the identity in place of each fitted network, so
 every hidden block keeps its fill: what the maps owe to the network and what to the fill.
 
     .venv/bin/python bench/heatmap_variants.py --set mvtec_ad_grid --variant border_width=0

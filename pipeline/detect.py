@@ -27,7 +27,8 @@ def unique_stems(paths: Iterable[str]) -> list[str]:
 
 
 def detect_files(paths: list[str], out_dir: str | os.PathLike, cfg: ssdnet.Config) -> Iterator[dict[str, Any]]:
-    """Yield ``{"path", "map", scores..., "texture_share", "seconds", "feature_extractor"}`` or ``{"path", "error"}``.
+    """Yield ``{"path", "map", scores..., "texture_share", "seconds", "feature_extractor"}``
+    or ``{"path", "error"}``.
 
     A bad input yields its error and the next input runs: one file never stops the call.
     """
