@@ -7,8 +7,9 @@ border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales, surface_s
 surface_windows, gate_low, gate_high) and scores them with the evaluation's pooled metrics.
 Fit-side choices (batch, steps...) are compared by running it once per fit config (--option).
 ``--dev N`` scores N images from outside the ``--limit`` test subset instead (the development
-split of docs/RESULTS.md). ``--copy-network`` puts the identity in place of each fitted network, so
-every hidden block keeps its fill: what the maps owe to the network and what to the fill.
+split of docs/RESULTS.md). ``--copy-network`` puts the identity in place of each fitted
+network, so every hidden block keeps its fill: what the maps owe to the network and what to
+the fill.
 
     .venv/bin/python bench/heatmap_variants.py --set mvtec_ad_grid --variant border_width=0
 """

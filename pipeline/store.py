@@ -135,8 +135,8 @@ class StoreWriter:
                 self.known[str(ids[i])] = Row(group, i, str(shas[i]), str(status[i]))
 
     def _add_missing(self, group: str) -> None:
-        """Give a group written by an earlier version the index variables it lacks (ADDED_VARS),
-        as long as its other arrays and filled with the fill value (NaN): its rows never had one."""
+        """Give a group written by an earlier version the index variables it lacks (ADDED_VARS):
+        as long as its other arrays, filled with the fill value (NaN), as its rows never had one."""
         arrays = self.arrays[group]
         rows = max((a.shape[0] for a in arrays.values()), default=0)
         for var in ADDED_VARS:

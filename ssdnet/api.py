@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -14,7 +15,7 @@ from .config import Config, ConfigError, resolve
 from .features import Extractor, build_extractor
 from .fit import fit_many
 from .imageio import ImageSource, load_image, working_shape
-from .predict import heatmap_and_share
+from .predict import heatmap_and_share, local_fills
 
 
 @dataclass
@@ -119,7 +120,10 @@ def maps_and_shares(images: list[np.ndarray], cfg: Config, pack: int = 1) -> tup
                                   [seed for _, seed in nets])
                 for n, i in enumerate(chunk):
                     own = models[n * cfg.ensemble:(n + 1) * cfg.ensemble]
-                    maps, member_shares = zip(*(heatmap_and_share(m, working[i], cfg, extractor) for m in own))
+                    # The local fills depend on the image alone: made once, shared by its networks.
+                    fills = functools.cache(functools.partial(local_fills, working[i].unsqueeze(0), cfg))
+                    maps, member_shares = zip(*(heatmap_and_share(m, working[i], cfg, extractor, fills)
+                                                for m in own))
                     out[i] = _to_original(torch.stack(maps).mean(0), images[i].shape[:2])
                     shares[i] = float(np.mean(member_shares))
     return out, shares  # type: ignore[return-value]

@@ -161,21 +161,16 @@ def validate(cfg: Config) -> list[str]:
     for name in ("lr", "noise_sigma", "pixel_weight", "perceptual_weight", "smooth_sigma", "surface_sigma"):
         if getattr(cfg, name) < 0:
             out.append(f"{name} must not be negative (got {getattr(cfg, name)})")
-    for name in ("scales", "infer_scales", "inpaint_blocks"):
+    for name, least, what in (("scales", 1, "positive integers"), ("infer_scales", 1, "positive integers"),
+                              ("inpaint_blocks", 1, "positive integers"),
+                              ("surface_windows", 4, "window sizes of at least 4 working pixels, or be 0")):
         try:
             values = _int_list(getattr(cfg, name))
         except ValueError:
             out.append(f"{name} must be comma-separated integers (got {getattr(cfg, name)!r})")
             continue
-        if not values or min(values) < 1:
-            out.append(f"{name} must list positive integers (got {getattr(cfg, name)!r})")
-    try:
-        windows = _int_list(cfg.surface_windows)
-        if windows != [0] and (not windows or min(windows) < 4):
-            out.append(f"surface_windows must list window sizes of at least 4 working pixels, or be 0 "
-                       f"(got {cfg.surface_windows!r})")
-    except ValueError:
-        out.append(f"surface_windows must be comma-separated integers (got {cfg.surface_windows!r})")
+        if (not values or min(values) < least) and not (name == "surface_windows" and values == [0]):
+            out.append(f"{name} must list {what} (got {getattr(cfg, name)!r})")
     dev = cfg.device
     if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
         out.append(f"device must be auto, cpu, cuda or cuda:N (got {dev!r})")

@@ -87,29 +87,38 @@ def median_fill(image: torch.Tensor, masks: torch.Tensor, window: int, cell: int
 
 
 def inpainting_errors(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int],
-                      extractor: Extractor | None, window: int = 0) -> tuple[torch.Tensor | None, torch.Tensor]:
+                      extractor: Extractor | None, fill: torch.Tensor | None = None
+                      ) -> tuple[torch.Tensor | None, torch.Tensor]:
     """(structural, intensity) errors of the image rebuilt from its surroundings.
 
     Every block is hidden once and predicted from the visible blocks; the composite of the
     predictions is compared with the image by the extractor's cosine (structural: 1 - cosine)
     and by the squared difference (intensity). A defect cannot be predicted from normal
     surroundings. Both come from the same reconstructions, so the second costs nothing. A
-    hidden block is filled with the image mean (``window`` 0), or with the median of the
-    visible pixels in a ``window`` around it (:func:`median_fill`): training fills a block
-    with its patch's mean, a local level. Without an extractor the structural error is None.
+    hidden block is filled with the image mean, or with ``fill`` (4, C, H, W), a local fill
+    made for the masks of the one block size given (:func:`local_fills`): training fills a
+    block with its patch's mean, a local level. Without an extractor the structural error is
+    None.
     """
     h, w = image.shape[-2:]
     structural, intensity = [], []
     for b in blocks:
         masks = checkerboard_masks(h, w, b, image.device)
-        fill = image.mean(dim=(2, 3), keepdim=True) if window <= 0 else median_fill(image, masks, window)
-        hidden = image * (1 - masks) + fill * masks  # (4, C, H, W)
+        hidden = image * (1 - masks) + (image.mean(dim=(2, 3), keepdim=True) if fill is None else fill) * masks
         recon = model(hidden)
         composite = (recon * masks).sum(0, keepdim=True)
         if extractor is not None:
             structural.append(1.0 - extractor.cosine_map(composite, image))
         intensity.append((composite - image).pow(2).mean(1, keepdim=True))
     return (torch.stack(structural).mean(0) if structural else None), torch.stack(intensity).mean(0)
+
+
+def local_fills(x: torch.Tensor, cfg: Config) -> list[torch.Tensor]:
+    """The surface map's local fills of ``x`` (1, C, H, W): one :func:`median_fill` per window of
+    ``surface_windows``, for the masks of the largest inpainting block. They depend on the image
+    alone, so the networks of an ensemble share them."""
+    masks = checkerboard_masks(*x.shape[-2:], max(cfg.inpaint_block_list), x.device)
+    return [median_fill(x, masks, window) for window in cfg.surface_window_list]
 
 
 def predictability(structural: torch.Tensor) -> float:
@@ -227,9 +236,13 @@ def heatmap(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor)
 
 
 @torch.inference_mode()
-def heatmap_and_share(model: UNet, image: torch.Tensor, cfg: Config,
-                      extractor: Extractor) -> tuple[torch.Tensor, float]:
+def heatmap_and_share(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor,
+                      fills: Callable[[], list[torch.Tensor]] | None = None) -> tuple[torch.Tensor, float]:
     """(H, W) anomaly map of ``image`` (C, H, W) at working resolution, and the texture map's share in it.
+
+    ``fills`` gives :func:`local_fills` of the image when the surface map needs them (a cached
+    callable lets the networks of an ensemble share one computation); by default they are made
+    here.
 
     Two maps, and a gate between them (docs/METHOD.md, "Texture or surface"): the texture map
     joins the clean-input pixel error and the structural inpainting error, smoothed widely; the
@@ -250,23 +263,24 @@ def heatmap_and_share(model: UNet, image: torch.Tensor, cfg: Config,
         pixel = reconstruction_error(net, x, cfg.infer_scale_list)
         out = out + share * aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)
     if share < 1:
-        out = out + (1 - share) * surface_map(net, x, intensity, cfg)
+        local = fills() if fills is not None else local_fills(x, cfg)
+        out = out + (1 - share) * surface_map(net, x, intensity, local, cfg)
     return out[0, 0], share
 
 
 def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, intensity: torch.Tensor,
-                cfg: Config) -> torch.Tensor:
+                fills: list[torch.Tensor], cfg: Config) -> torch.Tensor:
     """The intensity inpainting error under each fill, each over its image mean, averaged.
 
-    ``intensity`` is the image-mean fill's error (the pass the gate already ran). Each of
-    ``surface_windows`` adds the error with blocks filled by the median of their surroundings
-    (largest inpainting block only: the block size barely changes this map). The fills see
-    defects of different sizes: a local level keeps a thin crack apart from uneven lighting or
-    a painted stripe; the image mean keeps a defect larger than the window whole.
+    ``intensity`` is the image-mean fill's error (the pass the gate already ran); each of
+    ``fills`` (:func:`local_fills`: blocks filled by the median of their surroundings, largest
+    inpainting block only, as the block size barely changes this map) adds its own. The fills
+    see defects of different sizes: a local level keeps a thin crack apart from uneven lighting
+    or a painted stripe; the image mean keeps a defect larger than the window whole.
     """
     maps = [ratio_to_mean(calibrated(intensity, cfg.border_width, cfg.surface_sigma))]
     block = max(cfg.inpaint_block_list)
-    for window in cfg.surface_window_list:
-        _, local = inpainting_errors(net, x, [block], None, window)
+    for fill in fills:
+        _, local = inpainting_errors(net, x, [block], None, fill)
         maps.append(ratio_to_mean(calibrated(local, cfg.border_width, cfg.surface_sigma)))
     return torch.stack(maps).mean(0)
