@@ -4,12 +4,13 @@ Fits every image of a set once with the given config and keeps the networks unde
 bench/out/models/<set>/<tag>/ (resumable), then builds the heatmap of each image with
 ``ssdnet.predict.heatmap`` under each --variant (fields that only change the heatmap:
 border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales, surface_sigma,
-surface_windows, gate_low, gate_high) and scores them with the evaluation's pooled metrics.
+surface_windows, gate_low, gate_high, gate_sigma) and scores them with the evaluation's pooled metrics.
 Fit-side choices (batch, steps...) are compared by running it once per fit config (--option).
 ``--dev N`` scores N images from outside the ``--limit`` test subset instead (the development
 split of docs/RESULTS.md). ``--copy-network`` puts the identity in place of each fitted
 network, so every hidden block keeps its fill: what the maps owe to the network and what to
-the fill.
+the fill. ``--input-noise`` / ``--input-dropout`` damage every input first, as
+bench/accuracy.py's robustness rows do (same pixels), and fit on the damaged images.
 
     .venv/bin/python bench/heatmap_variants.py --set mvtec_ad_grid --variant border_width=0
 """
@@ -28,16 +29,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
 from ssdnet.api import _to_original, get_extractor, to_working  # noqa: E402
 from ssdnet.evaluation import PooledMetrics, image_auroc, list_samples, read_mask, stratified  # noqa: E402
+from ssdnet.evaluation.robustness import degrade  # noqa: E402
 from ssdnet.fit import fit  # noqa: E402
 from ssdnet.model import UNet  # noqa: E402
-from ssdnet.predict import heatmap  # noqa: E402
+from ssdnet.predict import heatmap_and_share  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "models"
 CPU = torch.device("cpu")
 
 
-def fitted(cfg: ssdnet.Config, sample, folder: Path) -> tuple[UNet, np.ndarray, torch.Tensor]:
-    image = ssdnet.load_image(sample.image, cfg.max_pixels)
+def fitted(cfg: ssdnet.Config, sample, folder: Path, noise: float = 0.0, dropout: float = 0.0
+           ) -> tuple[UNet, np.ndarray, torch.Tensor]:
+    image = degrade(ssdnet.load_image(sample.image, cfg.max_pixels), str(sample.image), noise, dropout)
     x = to_working(image, cfg.size, CPU)
     path = folder / f"{sample.id.replace('/', '__')}.pt"
     model = UNet(x.shape[0], cfg.width)
@@ -66,6 +69,8 @@ def main() -> None:
                          "--limit test subset, so heatmap choices made on it leave the test subset unseen")
     ap.add_argument("--copy-network", action="store_true",
                     help="replace every fitted network by the identity (a block keeps its fill)")
+    ap.add_argument("--input-noise", type=float, default=0.0, help="Gaussian noise of this sigma on every input")
+    ap.add_argument("--input-dropout", type=float, default=0.0, help="this share of every input's pixels set to 0")
     args = ap.parse_args()
     fit_over = dict(o.split("=", 1) for o in args.option)
     cfg = ssdnet.resolve(preset=args.preset, threads=args.threads, **fit_over)
@@ -80,21 +85,27 @@ def main() -> None:
         samples = stratified([s for s in samples if s.id not in held], args.dev)
     else:
         samples = test
-    tag = "_".join([args.preset] + [f"{k}{v}" for k, v in sorted(fit_over.items())])
+    damage = ([f"noise{args.input_noise:g}"] if args.input_noise > 0 else []) + \
+        ([f"dropout{args.input_dropout:g}"] if args.input_dropout > 0 else [])
+    tag = "_".join([args.preset] + [f"{k}{v}" for k, v in sorted(fit_over.items())] + damage)
     folder = OUT / args.set / tag
     folder.mkdir(parents=True, exist_ok=True)
     variants = [{}] + [dict(kv.split("=", 1) for kv in v.split(";")) for v in args.variant]
     scored = [(v, ssdnet.resolve(cfg, **v), PooledMetrics(), [], []) for v in variants]
     for sample in samples:
-        model, image, x = fitted(cfg, sample, folder)
+        model, image, x = fitted(cfg, sample, folder, args.input_noise, args.input_dropout)
         if args.copy_network:
             model = torch.nn.Identity()
+        shares = []
         for _, vcfg, pooled, maxima, defective in scored:
-            m = _to_original(heatmap(model, x, vcfg, get_extractor(vcfg, x.shape[0], CPU)), image.shape[:2])
+            m, share = heatmap_and_share(model, x, vcfg, get_extractor(vcfg, x.shape[0], CPU))
+            shares.append(f"{share:.2f}")
+            m = _to_original(m, image.shape[:2])
             mask = read_mask(sample.mask, m.shape)
             pooled.add(m, mask)
             maxima.append(float(m.max()))
             defective.append(mask is not None and bool(mask.any()))
+        print(f"{sample.id}: texture share per variant {' '.join(shares)}", flush=True)
     rows = []
     for variant, _, pooled, maxima, defective in scored:
         row = {"variant": ", ".join(f"{k}={v}" for k, v in variant.items()) or "as configured",

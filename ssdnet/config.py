@@ -74,6 +74,9 @@ class Config:
                            "map alone; linear blend up to gate_high.")
     gate_high: float = _opt(0.4, "Predictability at or above which the heatmap is the texture map alone "
                             "(gate_low = gate_high = -1: the texture map for every image).")
+    gate_sigma: float = _opt(1.0, "Gaussian blur (working pixels) of the image and its inpainted composite "
+                             "before the gate's correlation is measured, so sensor noise and dead pixels do not "
+                             "make a regular texture look unpredictable (0 = none).")
     border_width: int = _opt(16, "Edge band (working pixels) whose errors are brought down, line by line, "
                              "to the interior's level: no false alarms along the image edge (0 = off).")
 
@@ -158,7 +161,8 @@ def validate(cfg: Config) -> list[str]:
     if not -1.0 <= cfg.gate_low <= cfg.gate_high <= 1.0:
         out.append(f"gate_low and gate_high must satisfy -1 <= gate_low <= gate_high <= 1 "
                    f"(got {cfg.gate_low}, {cfg.gate_high})")
-    for name in ("lr", "noise_sigma", "pixel_weight", "perceptual_weight", "smooth_sigma", "surface_sigma"):
+    for name in ("lr", "noise_sigma", "pixel_weight", "perceptual_weight", "smooth_sigma", "surface_sigma",
+                 "gate_sigma"):
         if getattr(cfg, name) < 0:
             out.append(f"{name} must not be negative (got {getattr(cfg, name)})")
     for name, least, what in (("scales", 1, "positive integers"), ("infer_scales", 1, "positive integers"),

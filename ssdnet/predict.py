@@ -86,31 +86,47 @@ def median_fill(image: torch.Tensor, masks: torch.Tensor, window: int, cell: int
     return F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
 
 
-def inpainting_errors(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int],
-                      extractor: Extractor | None, fill: torch.Tensor | None = None
-                      ) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """(structural, intensity) errors of the image rebuilt from its surroundings.
+def inpainted(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int],
+              fill: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """The image rebuilt from its surroundings, one composite (1, C, H, W) per block size.
 
-    Every block is hidden once and predicted from the visible blocks; the composite of the
-    predictions is compared with the image by the extractor's cosine (structural: 1 - cosine)
-    and by the squared difference (intensity). A defect cannot be predicted from normal
-    surroundings. Both come from the same reconstructions, so the second costs nothing. A
-    hidden block is filled with the image mean, or with ``fill`` (4, C, H, W), a local fill
-    made for the masks of the one block size given (:func:`local_fills`): training fills a
-    block with its patch's mean, a local level. Without an extractor the structural error is
-    None.
+    Every block is hidden once (four checkerboard masks) and predicted from the visible
+    blocks; the composite puts the predictions of the hidden blocks together. A hidden block
+    is filled with the image mean, or with ``fill`` (4, C, H, W), a local fill made for the
+    masks of the one block size given (:func:`local_fills`): training fills a block with its
+    patch's mean, a local level.
     """
     h, w = image.shape[-2:]
-    structural, intensity = [], []
+    out = []
     for b in blocks:
         masks = checkerboard_masks(h, w, b, image.device)
         hidden = image * (1 - masks) + (image.mean(dim=(2, 3), keepdim=True) if fill is None else fill) * masks
-        recon = model(hidden)
-        composite = (recon * masks).sum(0, keepdim=True)
-        if extractor is not None:
-            structural.append(1.0 - extractor.cosine_map(composite, image))
-        intensity.append((composite - image).pow(2).mean(1, keepdim=True))
-    return (torch.stack(structural).mean(0) if structural else None), torch.stack(intensity).mean(0)
+        out.append((model(hidden) * masks).sum(0, keepdim=True))
+    return out
+
+
+def structural_error(composites: list[torch.Tensor], image: torch.Tensor, extractor: Extractor) -> torch.Tensor:
+    """1 - the extractor's cosine between each composite and the image, averaged over block sizes."""
+    return torch.stack([1.0 - extractor.cosine_map(c, image) for c in composites]).mean(0)
+
+
+def intensity_error(composites: list[torch.Tensor], image: torch.Tensor) -> torch.Tensor:
+    """Squared difference between each composite and the image (mean over channels), averaged."""
+    return torch.stack([(c - image).pow(2).mean(1, keepdim=True) for c in composites]).mean(0)
+
+
+def inpainting_errors(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int],
+                      extractor: Extractor | None, fill: torch.Tensor | None = None
+                      ) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """(structural, intensity) errors of the image rebuilt from its surroundings (:func:`inpainted`).
+
+    A defect cannot be predicted from normal surroundings. Both errors come from the same
+    reconstructions, so the second costs nothing. Without an extractor the structural error
+    is None.
+    """
+    composites = inpainted(model, image, blocks, fill)
+    structural = structural_error(composites, image, extractor) if extractor is not None else None
+    return structural, intensity_error(composites, image)
 
 
 def local_fills(x: torch.Tensor, cfg: Config) -> list[torch.Tensor]:
@@ -123,13 +139,28 @@ def local_fills(x: torch.Tensor, cfg: Config) -> list[torch.Tensor]:
 
 def predictability(structural: torch.Tensor) -> float:
     """How well the image's local structure is predicted from its surroundings: the median
-    local correlation between inpainted and real image (1 - median structural error).
+    local correlation between inpainted and real image (1 - median structural error). The
+    heatmap measures it on both images lightly blurred (``gate_sigma``, :func:`gate_share`).
 
     A regular texture (a woven grid) is predictable, about 0.4-0.6 on mvtec_ad_grid; a random
     surface (asphalt, steel, a nut on a plain background) is not, about 0.3 or less: there the local
     correlation compares noise with noise, and its error says nothing about defects.
     """
     return 1.0 - float(structural.median())
+
+
+def gate_share(composites: list[torch.Tensor], image: torch.Tensor, extractor: Extractor, cfg: Config) -> float:
+    """The texture map's share in the heatmap (:func:`texture_weight` of the predictability).
+
+    The predictability is measured on the composites and the image blurred by ``gate_sigma``:
+    noise the network does not reproduce (sensor noise, dead pixels) lowers the correlation of
+    a regular texture although its structure is intact; a light blur removes the noise and
+    keeps the structure, while a random surface stays unpredictable (its composite is about
+    its fill, which no blur correlates with the surface).
+    """
+    s = cfg.gate_sigma
+    structural = structural_error([gaussian_blur(c, s) for c in composites], gaussian_blur(image, s), extractor)
+    return texture_weight(predictability(structural), cfg.gate_low, cfg.gate_high)
 
 
 def texture_weight(q: float, low: float, high: float) -> float:
@@ -256,8 +287,9 @@ def heatmap_and_share(model: UNet, image: torch.Tensor, cfg: Config, extractor: 
         with autocast(cfg, t.device):
             return model(t).float()
 
-    structural, intensity = inpainting_errors(net, x, cfg.inpaint_block_list, extractor)
-    share = texture_weight(predictability(structural), cfg.gate_low, cfg.gate_high)
+    composites = inpainted(net, x, cfg.inpaint_block_list)
+    structural, intensity = structural_error(composites, x, extractor), intensity_error(composites, x)
+    share = gate_share(composites, x, extractor, cfg)
     out = torch.zeros_like(intensity)
     if share > 0:  # the clean-input pass is only run for images that use the texture map
         pixel = reconstruction_error(net, x, cfg.infer_scale_list)

@@ -4,9 +4,9 @@ import torch
 import ssdnet
 from ssdnet.features import build_extractor
 from ssdnet.model import UNet
-from ssdnet.predict import (aggregate, border_calibrate, checkerboard_masks, gaussian_blur, heatmap, heatmap_and_share,
-                            inpainting_errors, median_fill, predictability, ratio_to_mean, reconstruction_error,
-                            texture_weight)
+from ssdnet.predict import (aggregate, border_calibrate, checkerboard_masks, gate_share, gaussian_blur, heatmap,
+                            heatmap_and_share, inpainted, inpainting_errors, median_fill, predictability,
+                            ratio_to_mean, reconstruction_error, structural_error, texture_weight)
 
 
 def _edge_heavy(h: int = 64, w: int = 80) -> torch.Tensor:
@@ -91,6 +91,26 @@ def test_an_oracle_inpainting_is_fully_predictable_and_noise_is_not():
     structural, intensity = inpainting_errors(lambda t: torch.rand(t.shape, generator=gen), image, [4, 8], extractor)
     assert abs(predictability(structural)) < 0.2
     assert float(intensity.mean()) > 0.01
+
+
+def test_the_gate_sees_a_regular_texture_through_dead_pixels_and_not_a_random_surface():
+    clean = _stripes(64, 64)
+    gen = torch.Generator().manual_seed(1)
+    damaged = clean.masked_fill(torch.rand(clean.shape, generator=gen) < 0.2, 0.0)  # 20 % dead pixels
+    extractor = build_extractor("patchncc", 1)
+    # A network that rebuilds the texture and not the damage, as a fit on the damaged image does.
+    composites = inpainted(lambda t: clean.expand_as(t), damaged, [4, 8])
+    raw = predictability(structural_error(composites, damaged, extractor))
+    blurred = predictability(structural_error([gaussian_blur(c, 1.0) for c in composites],
+                                              gaussian_blur(damaged, 1.0), extractor))
+    assert raw < 0.75 and blurred > raw + 0.15
+    cfg = ssdnet.resolve(preset="fast")
+    assert cfg.gate_sigma == 1.0
+    assert gate_share(composites, damaged, extractor, cfg) == texture_weight(blurred, cfg.gate_low, cfg.gate_high)
+    # A random surface: the composite is about its fill, and no blur makes it correlate.
+    surface = 0.5 + 0.1 * torch.randn(1, 1, 64, 64, generator=gen)
+    copy_fill = inpainted(lambda t: t, surface, [4, 8])
+    assert gate_share(copy_fill, surface, extractor, cfg) == 0.0
 
 
 def _reference_median_fill(image, masks, window, cell=4):
@@ -185,9 +205,9 @@ def test_the_heatmap_is_the_gated_blend_of_texture_and_surface_maps():
 
 def test_heatmap_and_share_gives_the_heatmap_and_the_gate_share():
     model, x, extractor, cfg = _gate_case()
-    with torch.inference_mode():
-        structural, _ = inpainting_errors(model, x[None], cfg.inpaint_block_list, extractor)
-    q = predictability(structural)
+    with torch.inference_mode():  # the gate measures on both images blurred by gate_sigma
+        composites = [gaussian_blur(c, cfg.gate_sigma) for c in inpainted(model, x[None], cfg.inpaint_block_list)]
+        q = predictability(structural_error(composites, gaussian_blur(x[None], cfg.gate_sigma), extractor))
     for low, high, want in [(cfg.gate_low, cfg.gate_high, None), (q - 0.3, q + 0.1, 0.75),
                             (-1.0, -1.0, 1.0), (1.0, 1.0, 0.0)]:
         gated = cfg.replace(gate_low=low, gate_high=high)
