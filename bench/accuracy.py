@@ -125,6 +125,8 @@ def command_for(dataset: str, method: str, limit: int | None, overrides: dict, a
         parts += ["--input-dropout", f"{args.input_dropout:g}"]
     if args.datasets != default_datasets():
         parts += ["--datasets", args.datasets]
+    if args.threads > 0:  # the thread count changes a fit's summation order, so the row needs it to reproduce
+        parts += ["--threads", str(args.threads)]
     return shlex.join(parts)
 
 

@@ -65,14 +65,14 @@ class Config:
     smooth_sigma: float = _opt(6.0, "Gaussian smoothing of the texture map, in working pixels.")
     surface_sigma: float = _opt(2.0, "Gaussian smoothing of the surface map (intensity inpainting error), "
                                 "in working pixels.")
-    surface_windows: str = _opt("36,68", "Windows (working pixels) of the surface map's local fills: each adds "
+    surface_windows: str = _opt("48,96", "Windows (working pixels) of the surface map's local fills: each adds "
                                 "the inpainting error with hidden blocks filled by the median of their "
                                 "surroundings in such a window, averaged with the image-mean fill's (0 = the "
                                 "image-mean fill only).")
-    gate_low: float = _opt(0.2, "Predictability of the image's local structure (median correlation of the "
+    gate_low: float = _opt(0.3, "Predictability of the image's local structure (median correlation of the "
                            "inpainted image with the image, -1..1) at or below which the heatmap is the surface "
                            "map alone; linear blend up to gate_high.")
-    gate_high: float = _opt(0.4, "Predictability at or above which the heatmap is the texture map alone "
+    gate_high: float = _opt(0.45, "Predictability at or above which the heatmap is the texture map alone "
                             "(gate_low = gate_high = -1: the texture map for every image).")
     gate_sigma: float = _opt(1.0, "Gaussian blur (working pixels) of the image and its inpainted composite "
                              "before the gate's correlation is measured, so sensor noise and dead pixels do not "

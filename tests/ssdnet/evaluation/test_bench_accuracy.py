@@ -28,7 +28,7 @@ def test_rows_merge_and_the_prose_around_the_tables_is_kept(tmp_path):
                              "beta|spectral-residual|None", "beta|ssd|None"]
     # A subset run adds its own row beside the full-set one; re-running replaces only that row.
     assert bench.main(["--methods", "ssd", "--sets", "beta", "--limit", "beta=2", *common]) == 0
-    assert bench.main(["--methods", "ssd", "--sets", "beta", "--limit", "beta=2", *common]) == 0
+    assert bench.main(["--methods", "ssd", "--sets", "beta", "--limit", "beta=2", "--threads", "1", *common]) == 0
     second = json.loads(results.read_text())
     subset = second["beta|ssd|None|limit 2"]
     assert subset["n_images"] == 2 and subset["limit"] == 2
@@ -37,6 +37,7 @@ def test_rows_merge_and_the_prose_around_the_tables_is_kept(tmp_path):
     assert text.startswith("# Results\n\nIntro.\n") and text.endswith("## Baselines\n\nProse.\n")
     assert "old" not in text and "### alpha" in text and "### beta" in text
     assert "--sets beta --methods ssd --limit 2" in text
+    assert "--threads 1" in second["beta|ssd|None|limit 2"]["command"]  # a fit reproduces only at its thread count
     assert (tmp_path / "out" / "beta" / "ssd.csv").is_file()
 
 
