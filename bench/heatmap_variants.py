@@ -1,7 +1,7 @@
 """Fit once, score many: heatmap settings compared on the very same fitted networks.
 
 Fits every image of a set once with the given config and keeps the networks under
-bench/out/models/<set>/<tag>/ (resumable), then builds the heatmap of each image with
+bench/out/models/<set>/<tag>/ (``--models``; resumable), then builds the heatmap of each image with
 ``ssdnet.predict.heatmap`` under each --variant (fields that only change the heatmap:
 border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales, surface_sigma,
 surface_windows, gate_low, gate_high, gate_sigma) and scores them with the evaluation's pooled metrics.
@@ -69,6 +69,7 @@ def main() -> None:
                          "--limit test subset, so heatmap choices made on it leave the test subset unseen")
     ap.add_argument("--copy-network", action="store_true",
                     help="replace every fitted network by the identity (a block keeps its fill)")
+    ap.add_argument("--models", default=str(OUT), help="where the fitted networks are kept, one folder per set and config")
     ap.add_argument("--input-noise", type=float, default=0.0, help="Gaussian noise of this sigma on every input")
     ap.add_argument("--input-dropout", type=float, default=0.0, help="this share of every input's pixels set to 0")
     args = ap.parse_args()
@@ -88,7 +89,7 @@ def main() -> None:
     damage = ([f"noise{args.input_noise:g}"] if args.input_noise > 0 else []) + \
         ([f"dropout{args.input_dropout:g}"] if args.input_dropout > 0 else [])
     tag = "_".join([args.preset] + [f"{k}{v}" for k, v in sorted(fit_over.items())] + damage)
-    folder = OUT / args.set / tag
+    folder = Path(args.models) / args.set / tag
     folder.mkdir(parents=True, exist_ok=True)
     variants = [{}] + [dict(kv.split("=", 1) for kv in v.split(";")) for v in args.variant]
     scored = [(v, ssdnet.resolve(cfg, **v), PooledMetrics(), [], []) for v in variants]

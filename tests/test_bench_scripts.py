@@ -51,3 +51,25 @@ def test_heatmap_cost_times_each_gate_side():
     seconds = json.loads(res.stdout.strip().splitlines()[-1])["seconds"]
     assert set(seconds) == {"texture map", "surface map, image-mean fill only", "surface map, default fills"}
     assert all(s > 0 for s in seconds.values())
+
+
+def test_heatmap_variants_scores_damaged_inputs_and_prints_each_texture_share(tmp_path):
+    from ssdnet.synthetic import write_dataset
+    ids = write_dataset(tmp_path / "sets" / "tiny", 3, size=48, good=1, seed=4)
+    cmd = [sys.executable, "bench/heatmap_variants.py", "--datasets", str(tmp_path / "sets"), "--set", "tiny",
+           "--preset", "fast", "--threads", "1", "--models", str(tmp_path / "models"), "--input-dropout", "0.1",
+           "--variant", "gate_sigma=0", "--variant", "gate_low=-1;gate_high=-1"]
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    shares = [line for line in res.stdout.splitlines() if "texture share per variant" in line]
+    assert sorted(line.split(":")[0] for line in shares) == sorted(ids)
+    assert all(line.split()[-1] == "1.00" for line in shares)  # gate_low = gate_high = -1: texture map only
+    folder = tmp_path / "models" / "tiny" / "fast_dropout0.1"  # damaged fits are kept apart from clean ones
+    assert len(list(folder.glob("*.pt"))) == 3
+    rows = json.loads((folder / "variants.json").read_text())["rows"]
+    assert [r["variant"] for r in rows] == ["as configured", "gate_sigma=0", "gate_low=-1, gate_high=-1"]
+    assert all(0.0 <= r["pixel_auroc"] <= 1.0 for r in rows)
+    # A rerun loads the kept networks instead of fitting again, and scores the same.
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "fitted" not in again.stdout
+    assert json.loads((folder / "variants.json").read_text())["rows"] == rows
