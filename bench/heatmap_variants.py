@@ -2,7 +2,7 @@
 
 Fits every image of a set once with the given config and keeps the networks under
 bench/out/models/<set>/<tag>/ (``--models``; resumable), then builds the heatmap of each image with
-``ssdnet.predict.heatmap`` under each --variant (fields that only change the heatmap:
+``ssdnet.predict.heatmap_and_share`` under each --variant (fields that only change the heatmap:
 border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales, surface_sigma,
 surface_windows, gate_low, gate_high, gate_sigma) and scores them with the evaluation's pooled metrics.
 Fit-side choices (batch, steps...) are compared by running it once per fit config (--option).
@@ -10,7 +10,8 @@ Fit-side choices (batch, steps...) are compared by running it once per fit confi
 split of docs/RESULTS.md). ``--copy-network`` puts the identity in place of each fitted
 network, so every hidden block keeps its fill: what the maps owe to the network and what to
 the fill. ``--input-noise`` / ``--input-dropout`` damage every input first, as
-bench/accuracy.py's robustness rows do (same pixels), and fit on the damaged images.
+bench/accuracy.py's robustness rows do (same pixels), and fit on the damaged images. Each
+image's texture share (the gate's) is printed per variant.
 
     .venv/bin/python bench/heatmap_variants.py --set mvtec_ad_grid --variant border_width=0
 """
