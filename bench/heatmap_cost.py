@@ -3,7 +3,8 @@
 Times ``ssdnet.predict.heatmap`` on an untrained network (the cost does not depend on the
 weights) for a working image of the given size, with the gate forced to the texture map, to
 the surface map with the image-mean fill only (``surface_windows=0``) and to the surface map
-with the default fills. Median of --repeats runs.
+with the default fills. Median of --repeats runs. Writes ``heatmap_cost.json`` into --out
+(bench/out by default), which bench/report.py renders into docs/PERFORMANCE.md.
 
     .venv/bin/python bench/heatmap_cost.py --height 256 --width 384 --threads 1
 """
@@ -20,6 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
+from bench.report import commit  # noqa: E402
 from ssdnet.api import get_extractor  # noqa: E402
 from ssdnet.model import UNet  # noqa: E402
 from ssdnet.predict import heatmap  # noqa: E402
@@ -35,6 +37,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=384)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -53,7 +56,12 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         rows[name] = round(statistics.median(times), 3)
         print(f"{name:40s} {rows[name]:.3f} s", flush=True)
-    print(json.dumps({"height": args.height, "width": args.width, "threads": args.threads, "seconds": rows}))
+    result = {"height": args.height, "width": args.width, "threads": args.threads, "repeats": args.repeats,
+              "seconds": rows, "surface_windows": cfg.surface_windows, "commit": commit(),
+              "command": "bench/heatmap_cost.py " + " ".join(sys.argv[1:])}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "heatmap_cost.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

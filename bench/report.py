@@ -79,11 +79,30 @@ def scan_section(data: dict) -> list[str]:
     ] if "outside_fits_seconds" in data else []) + [""]
 
 
+def heatmap_section(data: dict) -> list[str]:
+    s = data["seconds"]
+    return [
+        "## Seconds of the heatmap (after the fit)",
+        "",
+        f"`{data['command']}` at commit `{data['commit']}`: one {data['width']}x{data['height']} working image "
+        f"(3 channels), {data['threads']} torch thread(s), median of {data['repeats']} runs; the gate forced to "
+        "each side (docs/METHOD.md, heatmap steps 5-6). The fit before it is the table above.",
+        "",
+        "| heatmap | seconds |",
+        "|---|---|",
+        f"| texture map | {s['texture map']:.2f} |",
+        f"| surface map, image-mean fill only (`surface_windows=0`) | {s['surface map, image-mean fill only']:.2f} |",
+        f"| surface map, default fills (`surface_windows={data['surface_windows']}`) | "
+        f"{s['surface map, default fills']:.2f} |",
+        "",
+    ]
+
+
 def main() -> None:
     lines = ["# Performance", "", f"Machine: {machine()}.", "",
              "Every figure below was measured by a script in `bench/`; rerun it and then "
              "`.venv/bin/python bench/report.py` to refresh this page.", ""]
-    for name, render in (("fit_speed", fit_section), ("scan_speed", scan_section)):
+    for name, render in (("fit_speed", fit_section), ("heatmap_cost", heatmap_section), ("scan_speed", scan_section)):
         path = OUT / f"{name}.json"
         if path.exists():
             lines += render(json.loads(path.read_text()))

@@ -44,13 +44,19 @@ def test_store_write_prints_milliseconds_per_image_for_each_batch_size():
     assert all(float(line.split(":")[1].split()[0]) > 0 for line in lines)
 
 
-def test_heatmap_cost_times_each_gate_side():
+def test_heatmap_cost_times_each_gate_side(tmp_path):
     res = subprocess.run([sys.executable, "bench/heatmap_cost.py", "--height", "32", "--width", "48",
-                          "--repeats", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          "--repeats", "1", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
     assert res.returncode == 0, res.stderr
     seconds = json.loads(res.stdout.strip().splitlines()[-1])["seconds"]
     assert set(seconds) == {"texture map", "surface map, image-mean fill only", "surface map, default fills"}
     assert all(s > 0 for s in seconds.values())
+    saved = json.loads((tmp_path / "heatmap_cost.json").read_text())
+    assert saved["seconds"] == seconds and saved["command"].startswith("bench/heatmap_cost.py --height 32")
+    from bench.report import heatmap_section
+    page = "\n".join(heatmap_section(saved))
+    assert "## Seconds of the heatmap" in page and f"| texture map | {seconds['texture map']:.2f} |" in page
 
 
 def test_heatmap_variants_scores_damaged_inputs_and_prints_each_texture_share(tmp_path):
