@@ -33,69 +33,59 @@ def commit() -> str:
                           text=True).stdout.strip() or "unknown"
 
 
+def section(title: str, intro: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    """A page section: its title, an intro that says how it was measured, and one table."""
+    return ([f"## {title}", "", intro, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(r) + " |" for r in rows] + [""])
+
+
 def fit_section(data: dict) -> list[str]:
-    lines = [
-        "## Seconds and memory per fit",
-        "",
-        f"`{data['command']}` at commit `{data['commit']}`; median of {len(data['rows'][0]['runs'])} runs, "
-        f"{data['threads']} torch threads, each fit in a fresh process (peak RSS is that process's).",
-        "FLOPs counted with `torch.utils.flop_counter.FlopCounterMode` over one whole fit (training and heatmap);",
-        f"peak = best float32 2048x2048 matmul on the same threads: {data['matmul_peak_gflops']:.1f} GFLOP/s "
-        "(achievable, not the vendor's figure).",
-        "",
-        "| preset | input | seconds | peak RSS (MB) | GFLOP | GFLOP/s | share of peak |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in data["rows"]:
-        lines.append(f"| {r['preset']} | {r['size']}x{r['size']} | {r['seconds']:.2f} | {r['peak_rss_mb']:.0f} | "
-                     f"{r['gflop']:.1f} | {r['gflops_per_s']:.1f} | {100 * r['fraction_of_peak']:.1f}% |")
-    return lines + [""]
+    intro = (f"`{data['command']}` at commit `{data['commit']}`; median of {len(data['rows'][0]['runs'])} runs, "
+             f"{data['threads']} torch threads, each fit in a fresh process (peak RSS is that process's).\n"
+             "FLOPs counted with `torch.utils.flop_counter.FlopCounterMode` over one whole fit (training and "
+             "heatmap);\n"
+             f"peak = best float32 2048x2048 matmul on the same threads: {data['matmul_peak_gflops']:.1f} GFLOP/s "
+             "(achievable, not the vendor's figure).")
+    rows = [[r["preset"], f"{r['size']}x{r['size']}", f"{r['seconds']:.2f}", f"{r['peak_rss_mb']:.0f}",
+             f"{r['gflop']:.1f}", f"{r['gflops_per_s']:.1f}", f"{100 * r['fraction_of_peak']:.1f}%"]
+            for r in data["rows"]]
+    return section("Seconds and memory per fit", intro,
+                   ["preset", "input", "seconds", "peak RSS (MB)", "GFLOP", "GFLOP/s", "share of peak"], rows)
 
 
 def scan_section(data: dict) -> list[str]:
     m = data["median"]
-    return [
-        "## The scan around the fits",
-        "",
-        f"`{data['command']}` at commit `{data['commit']}`: {data['images']} generated "
-        f"{data['size']}x{data['size']} images, preset `{data['preset']}`, single-threaded torch, whole commands "
-        "timed from outside (interpreter and cluster start-up included), median of "
-        f"{len(data['runs']['loop'])} runs.",
-        "",
-        "| measure | value | target |",
-        "|---|---|---|",
-        f"| one `ssdnet detect` call over the images | {m['loop']:.1f} s | |",
-        f"| `ssdnet scan`, 1 worker | {m['scan_1']:.1f} s | |",
-        f"| scan / loop | {data['scan_over_loop']:.3f} | at most 1.10 |",
-        f"| `ssdnet scan`, 2 workers | {m['scan_2']:.1f} s | |",
-        f"| 2 workers / 1 worker, images per minute | {data['speedup_2_workers']:.2f}x | at least 1.8x |",
-        f"| Zarr write seconds per image | {data['write_seconds_per_image']:.4f} s | |",
-        f"| fit seconds per image (median, from the index) | {data['fit_seconds_per_image']:.2f} s | |",
-        f"| write / fit | {100 * data['write_over_fit']:.2f}% | at most 2% |",
-    ] + ([
-        f"| fit seconds per image with 2 workers busy | {data['fit_seconds_per_image_2_workers']:.2f} s "
-        f"({data['fit_slowdown_2_workers']:.2f}x) | |",
-        f"| 1-worker scan outside the fits (start-up, shutdown) | {data['outside_fits_seconds']:.1f} s | |",
-    ] if "outside_fits_seconds" in data else []) + [""]
+    intro = (f"`{data['command']}` at commit `{data['commit']}`: {data['images']} generated "
+             f"{data['size']}x{data['size']} images, preset `{data['preset']}`, single-threaded torch, whole "
+             "commands timed from outside (interpreter and cluster start-up included), median of "
+             f"{len(data['runs']['loop'])} runs.")
+    rows = [
+        ["one `ssdnet detect` call over the images", f"{m['loop']:.1f} s", ""],
+        ["`ssdnet scan`, 1 worker", f"{m['scan_1']:.1f} s", ""],
+        ["scan / loop", f"{data['scan_over_loop']:.3f}", "at most 1.10"],
+        ["`ssdnet scan`, 2 workers", f"{m['scan_2']:.1f} s", ""],
+        ["2 workers / 1 worker, images per minute", f"{data['speedup_2_workers']:.2f}x", "at least 1.8x"],
+        ["Zarr write seconds per image", f"{data['write_seconds_per_image']:.4f} s", ""],
+        ["fit seconds per image (median, from the index)", f"{data['fit_seconds_per_image']:.2f} s", ""],
+        ["write / fit", f"{100 * data['write_over_fit']:.2f}%", "at most 2%"],
+    ]
+    if "outside_fits_seconds" in data:
+        rows += [["fit seconds per image with 2 workers busy",
+                  f"{data['fit_seconds_per_image_2_workers']:.2f} s ({data['fit_slowdown_2_workers']:.2f}x)", ""],
+                 ["1-worker scan outside the fits (start-up, shutdown)", f"{data['outside_fits_seconds']:.1f} s", ""]]
+    return section("The scan around the fits", intro, ["measure", "value", "target"], rows)
 
 
 def heatmap_section(data: dict) -> list[str]:
     s = data["seconds"]
-    return [
-        "## Seconds of the heatmap (after the fit)",
-        "",
-        f"`{data['command']}` at commit `{data['commit']}`: one {data['width']}x{data['height']} working image "
-        f"(3 channels), {data['threads']} torch thread(s), median of {data['repeats']} runs; the gate forced to "
-        "each side (docs/METHOD.md, heatmap steps 5-6). The fit before it is the table above.",
-        "",
-        "| heatmap | seconds |",
-        "|---|---|",
-        f"| texture map | {s['texture map']:.2f} |",
-        f"| surface map, image-mean fill only (`surface_windows=0`) | {s['surface map, image-mean fill only']:.2f} |",
-        f"| surface map, default fills (`surface_windows={data['surface_windows']}`) | "
-        f"{s['surface map, default fills']:.2f} |",
-        "",
-    ]
+    intro = (f"`{data['command']}` at commit `{data['commit']}`: one {data['width']}x{data['height']} working "
+             f"image (3 channels), {data['threads']} torch thread(s), median of {data['repeats']} runs; the gate "
+             "forced to each side (docs/METHOD.md, heatmap steps 5-6). The fit before it is the table above.")
+    rows = [["texture map", f"{s['texture map']:.2f}"],
+            ["surface map, image-mean fill only (`surface_windows=0`)", f"{s['surface map, image-mean fill only']:.2f}"],
+            [f"surface map, default fills (`surface_windows={data['surface_windows']}`)",
+             f"{s['surface map, default fills']:.2f}"]]
+    return section("Seconds of the heatmap (after the fit)", intro, ["heatmap", "seconds"], rows)
 
 
 def main() -> None:
