@@ -11,7 +11,9 @@ split of docs/RESULTS.md). ``--copy-network`` puts the identity in place of each
 network, so every hidden block keeps its fill: what the maps owe to the network and what to
 the fill. ``--input-noise`` / ``--input-dropout`` damage every input first, as
 bench/accuracy.py's robustness rows do (same pixels), and fit on the damaged images. Each
-image's texture share (the gate's) is printed per variant.
+image's texture share (the gate's) is printed per variant; ``--predictability 0,1`` also
+prints its predictability measured through each of these gate blurs (and keeps the per-image
+values in the JSON).
 
     .venv/bin/python bench/heatmap_variants.py --set mvtec_ad_grid --variant border_width=0
 """
@@ -33,7 +35,7 @@ from ssdnet.evaluation import PooledMetrics, image_auroc, list_samples, read_mas
 from ssdnet.evaluation.robustness import degrade  # noqa: E402
 from ssdnet.fit import fit  # noqa: E402
 from ssdnet.model import UNet  # noqa: E402
-from ssdnet.predict import heatmap_and_share  # noqa: E402
+from ssdnet.predict import gate_predictability, heatmap_and_share, inpainted  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "models"
 CPU = torch.device("cpu")
@@ -73,7 +75,10 @@ def main() -> None:
     ap.add_argument("--models", default=str(OUT), help="where the fitted networks are kept, one folder per set and config")
     ap.add_argument("--input-noise", type=float, default=0.0, help="Gaussian noise of this sigma on every input")
     ap.add_argument("--input-dropout", type=float, default=0.0, help="this share of every input's pixels set to 0")
+    ap.add_argument("--predictability", default="", metavar="SIGMAS",
+                    help="comma-separated gate blurs (gate_sigma) under which to print each image's predictability")
     args = ap.parse_args()
+    sigmas = [float(v) for v in args.predictability.split(",") if v.strip()]
     fit_over = dict(o.split("=", 1) for o in args.option)
     cfg = ssdnet.resolve(preset=args.preset, threads=args.threads, **fit_over)
     torch.set_num_threads(args.threads)
@@ -94,6 +99,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     variants = [{}] + [dict(kv.split("=", 1) for kv in v.split(";")) for v in args.variant]
     scored = [(v, ssdnet.resolve(cfg, **v), PooledMetrics(), [], []) for v in variants]
+    predictabilities: dict[str, list[float]] = {f"{s:g}": [] for s in sigmas}
     for sample in samples:
         model, image, x = fitted(cfg, sample, folder, args.input_noise, args.input_dropout)
         if args.copy_network:
@@ -108,6 +114,14 @@ def main() -> None:
             maxima.append(float(m.max()))
             defective.append(mask is not None and bool(mask.any()))
         print(f"{sample.id}: texture share per variant {' '.join(shares)}", flush=True)
+        if sigmas:
+            with torch.inference_mode():
+                composites = inpainted(model, x.unsqueeze(0), cfg.inpaint_block_list)
+                extractor = get_extractor(cfg, x.shape[0], CPU)
+                for s in sigmas:
+                    predictabilities[f"{s:g}"].append(gate_predictability(composites, x.unsqueeze(0), extractor, s))
+            print(f"{sample.id}: predictability per gate blur " +
+                  " ".join(f"{k}: {v[-1]:.2f}" for k, v in predictabilities.items()), flush=True)
     rows = []
     for variant, _, pooled, maxima, defective in scored:
         row = {"variant": ", ".join(f"{k}={v}" for k, v in variant.items()) or "as configured",
@@ -116,7 +130,10 @@ def main() -> None:
         print(f"{row['variant']:40s} AUROC {row['pixel_auroc']:.4f}  AUPRC {row['pixel_auprc']:.4f}  "
               f"AUPRO {row['pixel_aupro']:.4f}  image AUROC {row['image_auroc'] or float('nan'):.3f}", flush=True)
     name = ("variants_copy" if args.copy_network else "variants") + (f"_dev{args.dev}" if args.dev else "") + ".json"
-    (folder / name).write_text(json.dumps({"set": args.set, "config": cfg.to_dict(), "rows": rows}, indent=1))
+    for key, values in predictabilities.items():
+        print(f"predictability through a {key} px blur: {min(values):.2f}..{max(values):.2f}", flush=True)
+    (folder / name).write_text(json.dumps({"set": args.set, "config": cfg.to_dict(), "rows": rows,
+                                           "predictability": predictabilities}, indent=1))
 
 
 if __name__ == "__main__":

@@ -70,8 +70,8 @@ class Config:
                                 "surroundings in such a window, averaged with the image-mean fill's (0 = the "
                                 "image-mean fill only).")
     gate_low: float = _opt(0.3, "Predictability of the image's local structure (median correlation of the "
-                           "inpainted image with the image, -1..1) at or below which the heatmap is the surface "
-                           "map alone; linear blend up to gate_high.")
+                           "inpainted image with the image, -1..1, both blurred by gate_sigma) at or below which "
+                           "the heatmap is the surface map alone; linear blend up to gate_high.")
     gate_high: float = _opt(0.45, "Predictability at or above which the heatmap is the texture map alone "
                             "(gate_low = gate_high = -1: the texture map for every image).")
     gate_sigma: float = _opt(1.0, "Gaussian blur (working pixels) of the image and its inpainted composite "

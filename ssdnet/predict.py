@@ -150,18 +150,24 @@ def predictability(structural: torch.Tensor) -> float:
     return 1.0 - float(structural.median())
 
 
-def gate_share(composites: list[torch.Tensor], image: torch.Tensor, extractor: Extractor, cfg: Config) -> float:
-    """The texture map's share in the heatmap (:func:`texture_weight` of the predictability).
+def gate_predictability(composites: list[torch.Tensor], image: torch.Tensor, extractor: Extractor,
+                        sigma: float) -> float:
+    """:func:`predictability` of the composites (:func:`inpainted`) and the image, both blurred by ``sigma``.
 
-    The predictability is measured on the composites and the image blurred by ``gate_sigma``:
-    noise the network does not reproduce (sensor noise, dead pixels) lowers the correlation of
+    Noise the network does not reproduce (sensor noise, dead pixels) lowers the correlation of
     a regular texture although its structure is intact; a light blur removes the noise and
     keeps the structure, while a random surface stays unpredictable (its composite is about
     its fill, which no blur correlates with the surface).
     """
-    s = cfg.gate_sigma
-    structural = structural_error([gaussian_blur(c, s) for c in composites], gaussian_blur(image, s), extractor)
-    return texture_weight(predictability(structural), cfg.gate_low, cfg.gate_high)
+    blurred = [gaussian_blur(c, sigma) for c in composites]
+    return predictability(structural_error(blurred, gaussian_blur(image, sigma), extractor))
+
+
+def gate_share(composites: list[torch.Tensor], image: torch.Tensor, extractor: Extractor, cfg: Config) -> float:
+    """The texture map's share in the heatmap: :func:`texture_weight` of the predictability
+    measured through the ``gate_sigma`` blur (:func:`gate_predictability`)."""
+    q = gate_predictability(composites, image, extractor, cfg.gate_sigma)
+    return texture_weight(q, cfg.gate_low, cfg.gate_high)
 
 
 def texture_weight(q: float, low: float, high: float) -> float:

@@ -64,7 +64,7 @@ def test_heatmap_variants_scores_damaged_inputs_and_prints_each_texture_share(tm
     ids = write_dataset(tmp_path / "sets" / "tiny", 3, size=48, good=1, seed=4)
     cmd = [sys.executable, "bench/heatmap_variants.py", "--datasets", str(tmp_path / "sets"), "--set", "tiny",
            "--preset", "fast", "--threads", "1", "--models", str(tmp_path / "models"), "--input-dropout", "0.1",
-           "--variant", "gate_sigma=0", "--variant", "gate_low=-1;gate_high=-1"]
+           "--variant", "gate_sigma=0", "--variant", "gate_low=-1;gate_high=-1", "--predictability", "0,1"]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     shares = [line for line in res.stdout.splitlines() if "texture share per variant" in line]
@@ -75,7 +75,12 @@ def test_heatmap_variants_scores_damaged_inputs_and_prints_each_texture_share(tm
     rows = json.loads((folder / "variants.json").read_text())["rows"]
     assert [r["variant"] for r in rows] == ["as configured", "gate_sigma=0", "gate_low=-1, gate_high=-1"]
     assert all(0.0 <= r["pixel_auroc"] <= 1.0 for r in rows)
+    q = json.loads((folder / "variants.json").read_text())["predictability"]
+    assert sorted(q) == ["0", "1"] and all(len(v) == 3 and all(-1.0 <= p <= 1.0 for p in v) for v in q.values())
+    assert q["0"] != q["1"]  # the blur changes the measure
+    assert f"predictability through a 1 px blur: {min(q['1']):.2f}..{max(q['1']):.2f}" in res.stdout
     # A rerun loads the kept networks instead of fitting again, and scores the same.
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
     assert "fitted" not in again.stdout
     assert json.loads((folder / "variants.json").read_text())["rows"] == rows
