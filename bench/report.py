@@ -36,7 +36,7 @@ def commit() -> str:
 def section(title: str, intro: str, header: list[str], rows: list[list[str]]) -> list[str]:
     """A page section: its title, an intro that says how it was measured, and one table."""
     return ([f"## {title}", "", intro, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(r) + " |" for r in rows] + [""])
+            + [("| " + " | ".join(r) + " |").replace("|  |", "| |") for r in rows] + [""])
 
 
 def fit_section(data: dict) -> list[str]:
