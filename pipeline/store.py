@@ -78,6 +78,12 @@ def check_binding(attrs: dict[str, Any], cfg: ssdnet.Config, map_dtype: str, sto
     if "config" not in attrs:
         raise Refused(f"{store} is a Zarr store but not an ssdnet scan store")
     bound = {k: v for k, v in json.loads(attrs["config"]).items() if k in cfg.method_dict()}
+    unknown = sorted(k for k in cfg.method_dict() if k not in bound)
+    if unknown:
+        # No flag can match a setting the store never recorded, so "use the store's settings" cannot help.
+        raise Refused(f"store {store} was made by ssdnet {attrs.get('ssdnet_version', '?')}, which had no "
+                      f"setting {', '.join(unknown)}; its maps were made by an earlier method: "
+                      "scan into a new store")
     diff = sorted(k for k, v in cfg.method_dict().items() if bound.get(k) != v)
     if diff:
         detail = ", ".join(f"{k}={bound.get(k)!r} (asked {cfg.method_dict()[k]!r})" for k in diff)

@@ -34,6 +34,24 @@ def test_store_scanned_with_other_config_is_refused(client, tmp_path, capsys):
     assert again["skipped"] == 2
 
 
+def test_a_store_from_an_earlier_version_is_refused_naming_the_settings_it_lacks(client, tmp_path, capsys):
+    import zarr
+    write_images(tmp_path / "src", 1)
+    store = tmp_path / "old.zarr"
+    pipeline.scan(tmp_path / "src", store, client=client, **FAST)
+    root = zarr.open_group(str(store), mode="a", zarr_format=3, use_consolidated=False)
+    config = json.loads(root.attrs["config"])
+    del config["gate_sigma"], config["surface_windows"]  # settings that later versions added
+    root.attrs.update({"config": json.dumps(config), "ssdnet_version": "0.0.9"})
+
+    rc = run_cli(["scan", tmp_path / "src", "--out", store, *FAST_FLAGS, *scheduler_args(client)])
+
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1
+    assert "ssdnet 0.0.9, which had no setting gate_sigma, surface_windows" in err and "new store" in err
+
+
 def test_concurrent_scan_is_refused_until_the_holder_dies(client, tmp_path, capsys):
     write_images(tmp_path / "src", 1)
     store = tmp_path / "scan.zarr"
