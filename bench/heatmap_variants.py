@@ -30,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
+from bench.accuracy import input_label  # noqa: E402
 from ssdnet.api import _to_original, get_extractor, to_working  # noqa: E402
 from ssdnet.evaluation import PooledMetrics, image_auroc, list_samples, read_mask, stratified  # noqa: E402
 from ssdnet.evaluation.robustness import degrade  # noqa: E402
@@ -92,9 +93,9 @@ def main() -> None:
         samples = stratified([s for s in samples if s.id not in held], args.dev)
     else:
         samples = test
-    damage = ([f"noise{args.input_noise:g}"] if args.input_noise > 0 else []) + \
-        ([f"dropout{args.input_dropout:g}"] if args.input_dropout > 0 else [])
-    tag = "_".join([args.preset] + [f"{k}{v}" for k, v in sorted(fit_over.items())] + damage)
+    damage = input_label(args.input_noise, args.input_dropout)  # "noise 0.02, dropout 0.1" or "as is"
+    damage_tag = [] if damage == "as is" else [damage.replace(", ", "_").replace(" ", "")]
+    tag = "_".join([args.preset] + [f"{k}{v}" for k, v in sorted(fit_over.items())] + damage_tag)
     folder = Path(args.models) / args.set / tag
     folder.mkdir(parents=True, exist_ok=True)
     variants = [{}] + [dict(kv.split("=", 1) for kv in v.split(";")) for v in args.variant]

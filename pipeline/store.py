@@ -77,16 +77,17 @@ def check_binding(attrs: dict[str, Any], cfg: ssdnet.Config, map_dtype: str, sto
     """Refuse (exit 2) a scan whose method differs from the one the store was made with."""
     if "config" not in attrs:
         raise Refused(f"{store} is a Zarr store but not an ssdnet scan store")
-    bound = {k: v for k, v in json.loads(attrs["config"]).items() if k in cfg.method_dict()}
-    unknown = sorted(k for k in cfg.method_dict() if k not in bound)
+    method = cfg.method_dict()
+    bound = {k: v for k, v in json.loads(attrs["config"]).items() if k in method}
+    unknown = sorted(k for k in method if k not in bound)
     if unknown:
         # No flag can match a setting the store never recorded, so "use the store's settings" cannot help.
         raise Refused(f"store {store} was made by ssdnet {attrs.get('ssdnet_version', '?')}, which had no "
                       f"setting {', '.join(unknown)}; its maps were made by an earlier method: "
                       "scan into a new store")
-    diff = sorted(k for k, v in cfg.method_dict().items() if bound.get(k) != v)
+    diff = sorted(k for k, v in method.items() if bound[k] != v)
     if diff:
-        detail = ", ".join(f"{k}={bound.get(k)!r} (asked {cfg.method_dict()[k]!r})" for k in diff)
+        detail = ", ".join(f"{k}={bound[k]!r} (asked {method[k]!r})" for k in diff)
         raise Refused(f"store {store} was scanned with other settings: {detail}; "
                       "scan into a new store or use the store's settings")
     if attrs.get("map_dtype", "float32") != map_dtype:

@@ -295,11 +295,12 @@ def heatmap_and_share(model: UNet, image: torch.Tensor, cfg: Config, extractor: 
             return model(t).float()
 
     composites = inpainted(net, x, cfg.inpaint_block_list)
-    structural, intensity = structural_error(composites, x, extractor), intensity_error(composites, x)
+    intensity = intensity_error(composites, x)
     share = gate_share(composites, x, extractor, cfg)
     out = torch.zeros_like(intensity)
-    if share > 0:  # the clean-input pass is only run for images that use the texture map
+    if share > 0:  # the clean-input pass and the structural error only serve the texture map
         pixel = reconstruction_error(net, x, cfg.infer_scale_list)
+        structural = structural_error(composites, x, extractor)
         out = out + share * aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)
     if share < 1:
         local = fills() if fills is not None else local_fills(x, cfg)
