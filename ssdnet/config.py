@@ -45,7 +45,7 @@ class Config:
     batch: int = _opt(1, "Patches per step at the largest scale (more at smaller scales, same pixel count).")
     width: int = _opt(16, "Channels of the U-Net's first level (doubled per level).")
     scales: str = _opt("2,4,8", "Patch sizes as divisions of the shorter image side (2 = half the side).")
-    mask_ratio: float = _opt(0.3, "Fraction of mask blocks blanked in each training patch.")
+    mask_ratio: float = _opt(0.5, "Fraction of mask blocks blanked in each training patch.")
     mask_grid: int = _opt(8, "Mask blocks per patch side.")
     shuffle_grid: int = _opt(4, "Sub-tiles per patch side permuted by patch shuffling (0 or 1 = off).")
     shuffle_prob: float = _opt(0.5, "Probability that a training patch is shuffled.")
