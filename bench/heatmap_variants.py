@@ -1,7 +1,8 @@
 """Fit once, score many: heatmap settings compared on the very same fitted networks.
 
 Fits every image of a set once with the given config and keeps the networks under
-bench/out/models/<set>/<tag>/ (``--models``; resumable), then builds the heatmap of each image with
+bench/out/models/<set>/<tag>/ (``--models``; resumable: the folder keeps the config its networks
+were fitted with, fit.json, and refuses another), then builds the heatmap of each image with
 ``ssdnet.predict.heatmap_and_share`` under each --variant (fields that only change the heatmap:
 border_width, smooth_sigma, aggregation, inpaint_blocks, infer_scales, surface_sigma,
 surface_windows, gate_low, gate_high, gate_sigma) and scores them with the evaluation's pooled metrics.
@@ -40,6 +41,33 @@ from ssdnet.predict import gate_predictability, heatmap_and_share, inpainted  # 
 
 OUT = Path(__file__).resolve().parent / "out" / "models"
 CPU = torch.device("cpu")
+# The fields a --variant may change: they act after the fit, so every variant reuses its networks.
+HEATMAP_FIELDS = frozenset({"border_width", "smooth_sigma", "aggregation", "inpaint_blocks", "infer_scales",
+                            "surface_sigma", "surface_windows", "gate_low", "gate_high", "gate_sigma"})
+
+
+def fit_record(cfg: ssdnet.Config, noise: float, dropout: float) -> dict:
+    """What a kept network depends on: every config field but the heatmap's (the thread count
+    too: another summation order is another fit) and the damage done to the input."""
+    fields = {k: v for k, v in cfg.to_dict().items() if k not in HEATMAP_FIELDS | {"preset"}}
+    return {**fields, "input_noise": noise, "input_dropout": dropout}
+
+
+def check_kept(folder: Path, record: dict) -> str | None:
+    """Why the networks kept in ``folder`` are not this config's fits, or None (and the record
+    written) when they are. The folder's name says only the options given, so a changed default
+    or thread count would otherwise reuse networks fitted under another config."""
+    path = folder / "fit.json"
+    if path.exists():
+        kept = json.loads(path.read_text())
+        changed = [f"{k} {kept.get(k)!r} -> {v!r}" for k, v in record.items() if kept.get(k) != v]
+        if changed:
+            return f"its networks were fitted with another config ({', '.join(changed)})"
+        return None
+    if any(folder.glob("*.pt")):
+        return "its networks have no record of the config they were fitted with (fit.json)"
+    path.write_text(json.dumps(record, indent=1, sort_keys=True))
+    return None
 
 
 def fitted(cfg: ssdnet.Config, sample, folder: Path, noise: float = 0.0, dropout: float = 0.0
@@ -99,6 +127,15 @@ def main() -> None:
     folder = Path(args.models) / args.set / tag
     folder.mkdir(parents=True, exist_ok=True)
     variants = [{}] + [dict(kv.split("=", 1) for kv in v.split(";")) for v in args.variant]
+    not_heatmap = sorted({k for v in variants for k in v} - HEATMAP_FIELDS)
+    if not_heatmap:
+        print(f"error: --variant {', '.join(not_heatmap)}: not a heatmap setting; a fit setting is an --option "
+              f"(one run per fit config)", file=sys.stderr)
+        sys.exit(2)
+    problem = check_kept(folder, fit_record(cfg, args.input_noise, args.input_dropout))
+    if problem:
+        print(f"error: {folder}: {problem}; pass --models elsewhere or remove the folder", file=sys.stderr)
+        sys.exit(2)
     scored = [(v, ssdnet.resolve(cfg, **v), PooledMetrics(), [], []) for v in variants]
     predictabilities: dict[str, list[float]] = {f"{s:g}": [] for s in sigmas}
     for sample in samples:

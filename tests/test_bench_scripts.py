@@ -84,3 +84,10 @@ def test_heatmap_variants_scores_damaged_inputs_and_prints_each_texture_share(tm
     assert again.returncode == 0, again.stderr
     assert "fitted" not in again.stdout
     assert json.loads((folder / "variants.json").read_text())["rows"] == rows
+    # Kept networks are refused under another fit config the folder name does not show (a thread
+    # count, a changed default), and a --variant may only change the heatmap.
+    threads = cmd[:cmd.index("--threads")] + ["--threads", "2"] + cmd[cmd.index("--threads") + 2:]
+    other = subprocess.run(threads, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert other.returncode == 2 and "threads 1 -> 2" in other.stderr, other.stderr
+    fit_variant = subprocess.run(cmd + ["--variant", "steps=5"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert fit_variant.returncode == 2 and "--variant steps: not a heatmap setting" in fit_variant.stderr
