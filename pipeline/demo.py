@@ -1,16 +1,20 @@
 """``make demo``: generate a small archive, scan it on a local cluster, open the result with xarray.
 
 Idempotent: the images are generated from fixed seeds (same bytes every time), so a rerun
-finds every image already in the store and fits nothing.
+finds every image already in the store and fits nothing; after an upgrade whose defaults
+changed the method, the demo's own store is made afresh instead of refused.
 """
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+import ssdnet
 from ssdnet.synthetic import make_example
 
 OUT = Path("demo-out")
@@ -29,15 +33,45 @@ def make_archive() -> None:
         Image.fromarray(img).save(sub / f"{name}.png")
 
 
+def replace_stale_store(store: Path, cfg: ssdnet.Config) -> str | None:
+    """Remove the demo's store when it is bound to other settings than ``cfg`` (made by an
+    older ssdnet, whose defaults differed) and say why; None when it can take the scan.
+
+    A user's store is refused in that case (its maps must not mix two methods); the demo's
+    store is the demo's own scratch, so a rerun after an upgrade starts it afresh instead.
+    """
+    if not (store / "zarr.json").exists():
+        return None
+    import zarr
+
+    from pipeline.exitcodes import Refused
+    from pipeline.store import check_binding
+
+    try:
+        check_binding(dict(zarr.open_group(str(store), mode="r").attrs), cfg, "float32", str(store))
+    except Refused as why:
+        shutil.rmtree(store)
+        return str(why)
+    return None
+
+
 def main() -> int:
     import xarray as xr
 
     import pipeline
+    from pipeline.exitcodes import Refused
     from pipeline.progress import human_summary
 
     make_archive()
+    stale = replace_stale_store(STORE, ssdnet.resolve(preset="fast"))
+    if stale:
+        print(f"demo: {stale}\ndemo: the demo's own store was removed and is made afresh")
     print(f"archive: {ARCHIVE}/ ({len(IMAGES)} generated images)")
-    summary = pipeline.scan([str(ARCHIVE)], str(STORE), preset="fast")
+    try:
+        summary = pipeline.scan([str(ARCHIVE)], str(STORE), preset="fast")
+    except Refused as why:  # e.g. demo-out/store.zarr is not a store at all
+        print(f"error: {why}", file=sys.stderr)
+        return 2
     print(human_summary(summary))
     print(json.dumps({k: summary[k] for k in ("ok", "failed", "skipped", "images_per_minute")}))
     print(f"""
