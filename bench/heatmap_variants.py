@@ -124,14 +124,14 @@ def main() -> None:
     damage = input_label(args.input_noise, args.input_dropout)  # "noise 0.02, dropout 0.1" or "as is"
     damage_tag = [] if damage == "as is" else [damage.replace(", ", "_").replace(" ", "")]
     tag = "_".join([args.preset] + [f"{k}{v}" for k, v in sorted(fit_over.items())] + damage_tag)
-    folder = Path(args.models) / args.set / tag
-    folder.mkdir(parents=True, exist_ok=True)
     variants = [{}] + [dict(kv.split("=", 1) for kv in v.split(";")) for v in args.variant]
     not_heatmap = sorted({k for v in variants for k in v} - HEATMAP_FIELDS)
     if not_heatmap:
         print(f"error: --variant {', '.join(not_heatmap)}: not a heatmap setting; a fit setting is an --option "
               f"(one run per fit config)", file=sys.stderr)
         sys.exit(2)
+    folder = Path(args.models) / args.set / tag
+    folder.mkdir(parents=True, exist_ok=True)
     problem = check_kept(folder, fit_record(cfg, args.input_noise, args.input_dropout))
     if problem:
         print(f"error: {folder}: {problem}; pass --models elsewhere or remove the folder", file=sys.stderr)
