@@ -20,6 +20,8 @@ from ssdnet.synthetic import make_example
 OUT = Path("demo-out")
 ARCHIVE = OUT / "archive"
 STORE = OUT / "store.zarr"
+# The scan's options: the stale-store check below resolves them as the scan does.
+OPTIONS = {"preset": "fast"}
 # (name, height, width, defect): two defect-free images and one of another shape.
 IMAGES = [(f"part_{i:02d}", 160, 160, None if i < 2 else "random") for i in range(11)] + \
          [("strip_00", 128, 224, "random")]
@@ -33,9 +35,9 @@ def make_archive() -> None:
         Image.fromarray(img).save(sub / f"{name}.png")
 
 
-def replace_stale_store(store: Path, cfg: ssdnet.Config) -> str | None:
-    """Remove the demo's store when it is bound to other settings than ``cfg`` (made by an
-    older ssdnet, whose defaults differed) and say why; None when it can take the scan.
+def replace_stale_store(store: Path, cfg: ssdnet.Config, map_dtype: str) -> str | None:
+    """Remove the demo's store when it is bound to other settings than ``cfg`` and ``map_dtype``
+    (made by an older ssdnet, whose defaults differed) and say why; None when it can take the scan.
 
     A user's store is refused in that case (its maps must not mix two methods); the demo's
     store is the demo's own scratch, so a rerun after an upgrade starts it afresh instead.
@@ -48,7 +50,7 @@ def replace_stale_store(store: Path, cfg: ssdnet.Config) -> str | None:
     from pipeline.store import check_binding
 
     try:
-        check_binding(dict(zarr.open_group(str(store), mode="r").attrs), cfg, "float32", str(store))
+        check_binding(dict(zarr.open_group(str(store), mode="r").attrs), cfg, map_dtype, str(store))
     except Refused as why:
         shutil.rmtree(store)
         return str(why)
@@ -61,14 +63,16 @@ def main() -> int:
     import pipeline
     from pipeline.exitcodes import Refused
     from pipeline.progress import human_summary
+    from pipeline.scanoptions import resolve_all, split_options
 
     make_archive()
-    stale = replace_stale_store(STORE, ssdnet.resolve(preset="fast"))
+    cfg, opts = resolve_all(*split_options(OPTIONS))
+    stale = replace_stale_store(STORE, cfg, opts.map_dtype)
     if stale:
         print(f"demo: {stale}\ndemo: the demo's own store was removed and is made afresh")
     print(f"archive: {ARCHIVE}/ ({len(IMAGES)} generated images)")
     try:
-        summary = pipeline.scan([str(ARCHIVE)], str(STORE), preset="fast")
+        summary = pipeline.scan([str(ARCHIVE)], str(STORE), **OPTIONS)
     except Refused as why:  # e.g. demo-out/store.zarr is not a store at all
         print(f"error: {why}", file=sys.stderr)
         return 2
