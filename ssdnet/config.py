@@ -54,6 +54,8 @@ class Config:
     perceptual_weight: float = _opt(1.0, "Weight of the cosine perceptual loss (0 = pixel loss only).")
     trim: float = _opt(0.0, "Fraction of each training patch's worst-reconstructed pixels left out of the loss, "
                        "so a defect the fit has not learned yet is never learned (0 = off).")
+    average: float = _opt(0.0, "Share of the fit's last steps whose weights are averaged into the fitted network "
+                          "(0 = the last step's weights).")
     ensemble: int = _opt(1, "Networks fitted per image, with seeds seed, seed+1, ...; their maps are averaged: "
                          "less seed-to-seed spread for n times the work (packed together).")
     # --- the heatmap
@@ -154,6 +156,8 @@ def validate(cfg: Config) -> list[str]:
         out.append(f"threads must be 0 (torch default) or positive (got {cfg.threads})")
     if not 0.0 <= cfg.mask_ratio < 1.0:
         out.append(f"mask_ratio must be in [0, 1) (got {cfg.mask_ratio})")
+    if not 0.0 <= cfg.average <= 1.0:
+        out.append(f"average must be in [0, 1] (got {cfg.average})")
     if not 0.0 <= cfg.trim < 1.0:
         out.append(f"trim must be in [0, 1) (got {cfg.trim})")
     if not 0.0 <= cfg.shuffle_prob <= 1.0:
