@@ -91,3 +91,19 @@ def test_heatmap_variants_scores_damaged_inputs_and_prints_each_texture_share(tm
     assert other.returncode == 2 and "threads 1 -> 2" in other.stderr, other.stderr
     fit_variant = subprocess.run(cmd + ["--variant", "steps=5"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert fit_variant.returncode == 2 and "--variant steps: not a heatmap setting" in fit_variant.stderr
+
+
+def test_kept_networks_from_before_a_new_field_count_as_its_default(tmp_path):
+    # Records written before a Config field existed lack it; the field's default keeps the
+    # earlier fits, so those networks stay usable, and a non-default value still refuses them.
+    import ssdnet
+    from bench.heatmap_variants import check_kept, fit_record
+
+    cfg = ssdnet.resolve(preset="paper", threads=1)
+    record = fit_record(cfg, 0.0, 0.0)
+    older = {k: v for k, v in record.items() if k != "average"}
+    (tmp_path / "fit.json").write_text(json.dumps(older))
+    (tmp_path / "a.pt").write_bytes(b"")
+    assert check_kept(tmp_path, record) is None
+    refused = check_kept(tmp_path, fit_record(cfg.replace(average=0.5), 0.0, 0.0))
+    assert refused is not None and "average 0.0 -> 0.5" in refused
