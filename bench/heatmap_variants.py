@@ -21,7 +21,6 @@ values in the JSON).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -47,9 +46,6 @@ HEATMAP_FIELDS = frozenset({"border_width", "smooth_sigma", "aggregation", "inpa
                             "surface_sigma", "surface_windows", "gate_low", "gate_high", "gate_sigma"})
 
 
-FIT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ssdnet.Config)}
-
-
 def fit_record(cfg: ssdnet.Config, noise: float, dropout: float) -> dict:
     """What a kept network depends on: every config field but the heatmap's (the thread count
     too: another summation order is another fit) and the damage done to the input."""
@@ -63,9 +59,7 @@ def check_kept(folder: Path, record: dict) -> str | None:
     or thread count would otherwise reuse networks fitted under another config."""
     path = folder / "fit.json"
     if path.exists():
-        # A field the record lacks was added to Config later, with a default that keeps the
-        # earlier fits (the project's rule for new fields): it counts as that default.
-        kept = {**FIT_DEFAULTS, **json.loads(path.read_text())}
+        kept = ssdnet.complete_record(json.loads(path.read_text()))  # fields added since, at their defaults
         changed = [f"{k} {kept.get(k)!r} -> {v!r}" for k, v in record.items() if kept.get(k) != v]
         if changed:
             return f"its networks were fitted with another config ({', '.join(changed)})"

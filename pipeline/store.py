@@ -78,7 +78,7 @@ def check_binding(attrs: dict[str, Any], cfg: ssdnet.Config, map_dtype: str, sto
     if "config" not in attrs:
         raise Refused(f"{store} is a Zarr store but not an ssdnet scan store")
     method = cfg.method_dict()
-    bound = {k: v for k, v in json.loads(attrs["config"]).items() if k in method}
+    bound = {k: v for k, v in ssdnet.complete_record(json.loads(attrs["config"])).items() if k in method}
     unknown = sorted(k for k in method if k not in bound)
     if unknown:
         # No flag can match a setting the store never recorded, so "use the store's settings" cannot help.

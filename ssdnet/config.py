@@ -131,6 +131,19 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# Fields added after stores and saved fits were first made whose default gives the maps made
+# before the field existed. A record written before then lacks them and counts as that default,
+# so an upgrade does not refuse a store whose maps it would make the same. A field added with a
+# default that changes the maps (the gate's, the surface fills') must not be listed here.
+ADDED_KEEPING_MAPS: dict[str, Any] = {"average": 0.0}
+
+
+def complete_record(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A config recorded by an earlier version, with the fields of :data:`ADDED_KEEPING_MAPS`
+    it predates filled in at their defaults."""
+    return {**ADDED_KEEPING_MAPS, **recorded}
+
+
 def _int_list(text: str) -> list[int]:
     return [int(t) for t in str(text).replace(" ", "").split(",") if t]
 

@@ -52,6 +52,26 @@ def test_a_store_from_an_earlier_version_is_refused_naming_the_settings_it_lacks
     assert "ssdnet 0.0.9, which had no setting gate_sigma, surface_windows" in err and "new store" in err
 
 
+def test_a_store_from_before_a_field_that_keeps_the_maps_is_still_accepted(client, tmp_path):
+    # `average` came later with a default that makes the same maps: the nightly scan of an
+    # existing store goes on after the upgrade; asked at another value it is refused.
+    import zarr
+    write_images(tmp_path / "src", 2)
+    store = tmp_path / "old.zarr"
+    pipeline.scan(tmp_path / "src", store, client=client, **FAST)
+    root = zarr.open_group(str(store), mode="a", zarr_format=3, use_consolidated=False)
+    config = json.loads(root.attrs["config"])
+    del config["average"]
+    root.attrs.update({"config": json.dumps(config)})
+    write_images(tmp_path / "src", 3)
+
+    again = pipeline.scan(tmp_path / "src", store, client=client, **FAST)
+
+    assert again["skipped"] == 2 and again["ok"] == 1
+    with pytest.raises(Refused, match="average=0.0 \\(asked 0.5\\)"):
+        pipeline.scan(tmp_path / "src", store, client=client, average=0.5, **FAST)
+
+
 def test_concurrent_scan_is_refused_until_the_holder_dies(client, tmp_path, capsys):
     write_images(tmp_path / "src", 1)
     store = tmp_path / "scan.zarr"
