@@ -13,6 +13,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Config", "ConfigError", "IMAGE_EXTENSIONS", "ImageError", "PRESETS", "Result", "WeightsNotFound",
-    "__version__", "complete_record", "detect", "load_image", "map_for_array", "map_for_arrays", "map_scores", "maps_and_shares",
-    "pack_size", "resolve", "resolve_device",
+    "__version__", "complete_record", "detect", "load_image", "map_for_array", "map_for_arrays", "map_scores",
+    "maps_and_shares", "pack_size", "resolve", "resolve_device",
 ]
