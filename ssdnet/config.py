@@ -40,10 +40,10 @@ class Config:
     precision: str = _opt("float32", "Arithmetic of the network: float32, or bfloat16 (autocast; pays on GPUs "
                           "with bf16 units, losses and error maps stay float32).", choices=("float32", "bfloat16"))
     # --- the fit
-    steps: int = _opt(200, "Optimisation steps of the per-image fit.")
+    steps: int = _opt(260, "Optimisation steps of the per-image fit.")
     lr: float = _opt(2e-3, "Peak learning rate of the one-cycle schedule.")
     batch: int = _opt(1, "Patches per step at the largest scale (more at smaller scales, same pixel count).")
-    width: int = _opt(16, "Channels of the U-Net's first level (doubled per level).")
+    width: int = _opt(12, "Channels of the U-Net's first level (doubled per level).")
     scales: str = _opt("2,4,8", "Patch sizes as divisions of the shorter image side (2 = half the side).")
     mask_ratio: float = _opt(0.5, "Fraction of mask blocks blanked in each training patch.")
     mask_grid: int = _opt(8, "Mask blocks per patch side.")
