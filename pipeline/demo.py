@@ -44,13 +44,11 @@ def replace_stale_store(store: Path, cfg: ssdnet.Config, map_dtype: str) -> str 
     """
     if not (store / "zarr.json").exists():
         return None
-    import zarr
-
     from pipeline.exitcodes import Refused
-    from pipeline.store import check_binding
+    from pipeline.store import check_binding, store_attrs
 
     try:
-        check_binding(dict(zarr.open_group(str(store), mode="r").attrs), cfg, map_dtype, str(store))
+        check_binding(store_attrs(store), cfg, map_dtype, str(store))
     except Refused as why:
         shutil.rmtree(store)
         return str(why)

@@ -26,15 +26,6 @@ KINDS = ("thumb", "heat", "overlay")
 MIN_SIDE = 192
 
 
-def _store_attrs(store: str) -> dict[str, Any]:
-    import zarr
-
-    from pipeline.store import quiet_zarr
-
-    with quiet_zarr():
-        return dict(zarr.open_group(store, mode="r").attrs)
-
-
 def _finite(v: Any) -> float | None:
     v = float(v)
     return v if np.isfinite(v) else None
@@ -91,13 +82,14 @@ def write_report(store: str | os.PathLike, out: str | os.PathLike, top: int = 24
     """Write ``out/index.html`` and the top images' pictures; returns what was written."""
     from pipeline.export import index_table
     from pipeline.report_page import render_page
+    from pipeline.store import store_attrs
 
     if top < 0:
         raise Refused("--top must not be negative")
     started = time.perf_counter()
     store, out = os.fspath(store), Path(out)
     index = index_table(store)
-    attrs = _store_attrs(store)
+    attrs = store_attrs(store)
     rule, flags = stored_rule(attrs)
     if threshold is not None:
         # A threshold given here marks the histogram only; the stored flags stay as the scan left them.

@@ -61,6 +61,12 @@ def quiet_zarr() -> Iterator[None]:
         yield
 
 
+def store_attrs(store: str | os.PathLike) -> dict[str, Any]:
+    """A store's attributes (its bound config, version, map dtype), read without writing."""
+    with quiet_zarr():
+        return dict(zarr.open_group(os.fspath(store), mode="r").attrs)
+
+
 def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
     if name in ("image", STATUS, *STR_VARS):
         kind: dict[str, Any] = {"dtype": str}

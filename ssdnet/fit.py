@@ -72,8 +72,8 @@ def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list
     opt = torch.optim.Adam(params.values(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.3)
     sizes = patch_sizes(h, w, cfg.scale_list)
-    first_averaged = cfg.steps - max(1, round(cfg.average * cfg.steps)) if cfg.average > 0 else cfg.steps
-    averaged = {name: torch.zeros_like(t) for name, t in params.items()} if cfg.average > 0 else {}
+    kept = max(1, round(cfg.average * cfg.steps)) if cfg.average > 0 else 0  # last steps averaged
+    averaged = {name: torch.zeros_like(t) for name, t in params.items()} if kept else {}
     for step in range(cfg.steps):
         p = sizes[step % len(sizes)]
         count = max(1, round(cfg.batch * (sizes[0] / p) ** 2))
@@ -93,9 +93,9 @@ def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list
         _clip_per_model(params, MAX_GRAD_NORM)
         opt.step()
         sched.step()
-        if step >= first_averaged:
+        if step >= cfg.steps - kept:
             for name, t in params.items():
-                averaged[name].add_(t.detach(), alpha=1.0 / (cfg.steps - first_averaged))
+                averaged[name].add_(t.detach(), alpha=1.0 / kept)
     params = {**params, **averaged}
     for i, model in enumerate(models):
         model.load_state_dict({name: t[i].detach() for name, t in {**params, **buffers}.items()})
