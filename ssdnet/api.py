@@ -96,7 +96,8 @@ def maps_and_shares(images: list[np.ndarray], cfg: Config, pack: int = 1) -> tup
 
     Packed fits need the same working shape and channel count, so images are grouped by
     those; within a group each image keeps its own network(s), patches and gradient; with
-    ``cfg.ensemble`` = n a pack of K images fits K x n networks. Maps of
+    ``cfg.ensemble`` = n a pack of K images fits K x n networks, all at once on CUDA and K at
+    a time elsewhere. Maps of
     packed and single fits agree to float rounding (see tests/ssdnet/test_packed.py).
     """
     device = resolve_device(cfg.device)
@@ -113,11 +114,19 @@ def maps_and_shares(images: list[np.ndarray], cfg: Config, pack: int = 1) -> tup
             for start in range(0, len(members), max(1, pack)):
                 chunk = members[start:start + max(1, pack)]
                 extractor = get_extractor(cfg, working[chunk[0]].shape[0], device)
-                # Every image's ensemble members, fitted side by side: member j uses seed + j.
+                # Every image's ensemble members: member j uses seed + j.
                 nets = [(i, cfg.seed + j) for i in chunk for j in range(cfg.ensemble)]
-                gens = [torch.Generator().manual_seed(seed) for _, seed in nets]
-                models = fit_many(torch.stack([working[i] for i, _ in nets]), cfg, extractor, gens,
-                                  [seed for _, seed in nets])
+                # A GPU fits them all side by side. A CPU gains nothing from that: its packed
+                # (grouped) convolutions are slower than plain ones (two width-12 networks
+                # packed took 2.3-2.4x one alone, docs/PERFORMANCE.md), so there networks go
+                # len(chunk) at a time: one by one unless the caller packs images.
+                per_call = len(nets) if device.type == "cuda" else len(chunk)
+                models = []
+                for first in range(0, len(nets), per_call):
+                    part = nets[first:first + per_call]
+                    models += fit_many(torch.stack([working[i] for i, _ in part]), cfg, extractor,
+                                       [torch.Generator().manual_seed(seed) for _, seed in part],
+                                       [seed for _, seed in part])
                 for n, i in enumerate(chunk):
                     own = models[n * cfg.ensemble:(n + 1) * cfg.ensemble]
                     # The local fills depend on the image alone: made once, shared by its networks.

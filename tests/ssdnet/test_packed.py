@@ -73,3 +73,25 @@ def test_an_ensembles_texture_share_is_the_mean_of_its_members():
     assert all(0 < s < 1 for _, (s,) in members)
     assert share == pytest.approx((members[0][1][0] + members[1][1][0]) / 2, abs=1e-3)
     assert np.array_equal(both, ssdnet.map_for_array(image, cfg.replace(ensemble=2)))
+
+
+def test_on_a_cpu_ensemble_members_are_fitted_one_by_one(monkeypatch):
+    # Packed (grouped) convolutions are slower than plain ones on a CPU: unless the caller packs
+    # images, each network is fitted alone there. The real fit runs; only the calls are counted.
+    import ssdnet.api
+
+    fitted_at_once = []
+
+    def counting(images, *args, **kwargs):
+        fitted_at_once.append(images.shape[0])
+        return fit_many(images, *args, **kwargs)
+
+    fit_many = ssdnet.api.fit_many
+    monkeypatch.setattr(ssdnet.api, "fit_many", counting)
+    cfg = ssdnet.resolve(preset="fast", steps=3, threads=1, ensemble=2, device="cpu")
+    images = [make_example(s, 32, 32)[0].astype(np.float32)[..., None] / 255 for s in (1, 2)]
+    ssdnet.map_for_arrays(images, cfg)
+    assert fitted_at_once == [1, 1, 1, 1]
+    fitted_at_once.clear()
+    ssdnet.map_for_arrays(images, cfg, pack=2)
+    assert fitted_at_once == [2, 2]
