@@ -57,7 +57,8 @@ class Config:
     average: float = _opt(0.0, "Share of the fit's last steps whose weights are averaged into the fitted network "
                           "(0 = the last step's weights).")
     ensemble: int = _opt(1, "Networks fitted per image, with seeds seed, seed+1, ...; their maps are averaged: "
-                         "less seed-to-seed spread for n times the work (packed together).")
+                         "less seed-to-seed spread for n times the work (packed together on a GPU, one by one "
+                         "on a CPU).")
     # --- the heatmap
     infer_scales: str = _opt("1", "Downscale factors at which the clean-input error is measured.")
     inpaint_blocks: str = _opt("4,8", "Block sizes (working pixels) of the checkerboard inpainting error.")
