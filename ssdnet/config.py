@@ -72,6 +72,10 @@ class Config:
                                 "the inpainting error with hidden blocks filled by the median of their "
                                 "surroundings in such a window, averaged with the image-mean fill's (0 = the "
                                 "image-mean fill only).")
+    surface_level: float = _opt(0.0, "Gaussian sigma (working pixels) of the surface map's level maps: the local "
+                                "fills' inpainting residual, signed, smoothed by this, then squared, so a region "
+                                "shifted in brightness by less than the surface's own grain (a stain) shows; "
+                                "one more map per local fill (0 = none).")
     gate_low: float = _opt(0.3, "Predictability of the image's local structure (median correlation of the "
                            "inpainted image with the image, -1..1, both blurred by gate_sigma) at or below which "
                            "the heatmap is the surface map alone; linear blend up to gate_high.")
@@ -136,7 +140,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # before the field existed. A record written before then lacks them and counts as that default,
 # so an upgrade does not refuse a store whose maps it would make the same. A field added with a
 # default that changes the maps (the gate's, the surface fills') must not be listed here.
-ADDED_KEEPING_MAPS: dict[str, Any] = {"average": 0.0}
+ADDED_KEEPING_MAPS: dict[str, Any] = {"average": 0.0, "surface_level": 0.0}
 
 
 def complete_record(recorded: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +184,7 @@ def validate(cfg: Config) -> list[str]:
         out.append(f"gate_low and gate_high must satisfy -1 <= gate_low <= gate_high <= 1 "
                    f"(got {cfg.gate_low}, {cfg.gate_high})")
     for name in ("lr", "noise_sigma", "pixel_weight", "perceptual_weight", "smooth_sigma", "surface_sigma",
-                 "gate_sigma"):
+                 "surface_level", "gate_sigma"):
         if getattr(cfg, name) < 0:
             out.append(f"{name} must not be negative (got {getattr(cfg, name)})")
     for name, least, what in (("scales", 1, "positive integers"), ("infer_scales", 1, "positive integers"),

@@ -319,8 +319,22 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
     or a painted stripe; the image mean keeps a defect larger than the window whole.
     """
     maps = [ratio_to_mean(calibrated(intensity, cfg.border_width, cfg.surface_sigma))]
+    levels = []
     block = max(cfg.inpaint_block_list)
     for fill in fills:
-        _, local = inpainting_errors(net, x, [block], None, fill)
-        maps.append(ratio_to_mean(calibrated(local, cfg.border_width, cfg.surface_sigma)))
-    return torch.stack(maps).mean(0)
+        (composite,) = inpainted(net, x, [block], fill)
+        maps.append(ratio_to_mean(calibrated(intensity_error([composite], x), cfg.border_width, cfg.surface_sigma)))
+        if cfg.surface_level > 0:
+            levels.append(ratio_to_mean(calibrated(level_error(composite, x, cfg.surface_level),
+                                                   cfg.border_width, cfg.surface_sigma)))
+    return torch.stack(maps + levels).mean(0)
+
+
+def level_error(composite: torch.Tensor, image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Squared local mean of the signed residual (image - composite), mean over channels.
+
+    The squared error of each pixel holds the surface's grain, which a faint stain (a region
+    a little brighter, its grain flattened) does not exceed; averaged before squaring, the
+    grain cancels over a ``sigma`` neighbourhood and the region's shift stays.
+    """
+    return gaussian_blur(image - composite, sigma).pow(2).mean(1, keepdim=True)

@@ -4,9 +4,10 @@ import torch
 import ssdnet
 from ssdnet.features import build_extractor
 from ssdnet.model import UNet
-from ssdnet.predict import (aggregate, border_calibrate, checkerboard_masks, gate_share, gaussian_blur, heatmap,
-                            heatmap_and_share, inpainted, inpainting_errors, median_fill, predictability,
-                            ratio_to_mean, reconstruction_error, structural_error, texture_weight)
+from ssdnet.predict import (aggregate, border_calibrate, calibrated, checkerboard_masks, gate_share, gaussian_blur,
+                            heatmap, heatmap_and_share, inpainted, inpainting_errors, intensity_error, level_error,
+                            median_fill, predictability, ratio_to_mean, reconstruction_error, structural_error,
+                            texture_weight)
 
 
 def _edge_heavy(h: int = 64, w: int = 80) -> torch.Tensor:
@@ -217,3 +218,43 @@ def test_heatmap_and_share_gives_the_heatmap_and_the_gate_share():
         if want is not None:
             assert share == pytest.approx(want)
         assert torch.equal(m, heatmap(model, x, gated, extractor))
+
+
+def _pair_auroc(score: torch.Tensor, inside: torch.Tensor) -> float:
+    """Share of (inside, outside) pixel pairs the score orders correctly."""
+    a, b = score[inside], score[~inside]
+    return float((a[:, None] > b[None, :]).float().mean())
+
+
+def test_the_level_map_finds_a_faint_stain_that_the_squared_error_misses():
+    # A grainy surface (4 px grains, sd 0.1) with a stain: brighter by about 0.13, grain halved.
+    gen = torch.Generator().manual_seed(0)
+    grain = torch.randn(1, 1, 24, 24, generator=gen).repeat_interleave(4, 2).repeat_interleave(4, 3)
+    image = 0.5 + 0.1 * grain
+    ys, xs = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
+    stain = ((ys - 48) ** 2 + (xs - 48) ** 2 <= 14 ** 2).view(1, 1, 96, 96)
+    image = torch.where(stain, 0.5 * image + 0.38, image)
+    composite = torch.full_like(image, 0.5)  # a fill that knows the surface's level
+    squared = intensity_error([composite], image)
+    level = level_error(composite, image, 4.0)
+    assert _pair_auroc(squared, stain) < 0.85
+    assert _pair_auroc(level, stain) > 0.95
+
+
+def test_level_maps_join_the_surface_map_once_per_local_fill():
+    model, x, extractor, cfg = _gate_case()
+    surface_only = dict(gate_low=1.0, gate_high=1.0)
+    with torch.inference_mode():
+        plain = heatmap(model, x, cfg.replace(**surface_only), extractor)
+        levelled = heatmap(model, x, cfg.replace(surface_level=3.0, **surface_only), extractor)
+        mean_fill_only = [heatmap(model, x, cfg.replace(surface_windows="0", surface_level=lv, **surface_only),
+                                  extractor) for lv in (0.0, 3.0)]
+        block = max(cfg.inpaint_block_list)
+        masks = checkerboard_masks(*x.shape[-2:], block, x.device)
+        composites = [inpainted(model, x[None], [block], median_fill(x[None], masks, w))[0]
+                      for w in cfg.surface_window_list]
+        levels = [ratio_to_mean(calibrated(level_error(c, x[None], 3.0), cfg.border_width, cfg.surface_sigma))[0, 0]
+                  for c in composites]
+    n = 1 + len(cfg.surface_window_list)  # the image-mean fill's map and one per local fill
+    assert torch.allclose(levelled, (n * plain + sum(levels)) / (n + len(levels)), atol=1e-5)
+    assert torch.equal(mean_fill_only[0], mean_fill_only[1])  # the image-mean fill adds no level map
