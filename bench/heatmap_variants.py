@@ -59,7 +59,8 @@ def check_kept(folder: Path, record: dict) -> str | None:
     or thread count would otherwise reuse networks fitted under another config."""
     path = folder / "fit.json"
     if path.exists():
-        kept = ssdnet.complete_record(json.loads(path.read_text()))  # fields added since, at their defaults
+        # Fields added since count at the values that gave its maps.
+        kept = ssdnet.complete_record(json.loads(path.read_text()))
         changed = [f"{k} {kept.get(k)!r} -> {v!r}" for k, v in record.items() if kept.get(k) != v]
         if changed:
             return f"its networks were fitted with another config ({', '.join(changed)})"

@@ -72,10 +72,10 @@ class Config:
                                 "the inpainting error with hidden blocks filled by the median of their "
                                 "surroundings in such a window, averaged with the image-mean fill's (0 = the "
                                 "image-mean fill only).")
-    surface_level: float = _opt(0.0, "Gaussian sigma (working pixels) of the surface map's level maps: the local "
+    surface_level: float = _opt(5.0, "Gaussian sigma (working pixels) of the surface map's level map: the local "
                                 "fills' inpainting residual, signed, smoothed by this, then squared, so a region "
                                 "shifted in brightness by less than the surface's own grain (a stain) shows; "
-                                "one more map per local fill (0 = none).")
+                                "averaged over the fills, one more map in the surface map's mean (0 = none).")
     gate_low: float = _opt(0.3, "Predictability of the image's local structure (median correlation of the "
                            "inpainted image with the image, -1..1, both blurred by gate_sigma) at or below which "
                            "the heatmap is the surface map alone; linear blend up to gate_high.")
@@ -136,16 +136,18 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-# Fields added after stores and saved fits were first made whose default gives the maps made
-# before the field existed. A record written before then lacks them and counts as that default,
-# so an upgrade does not refuse a store whose maps it would make the same. A field added with a
-# default that changes the maps (the gate's, the surface fills') must not be listed here.
+# Fields added after stores and saved fits were first made, each with the value that gives the
+# maps made before the field existed (its default, unless the new default changed the maps). A
+# record written before then lacks them and counts as that value: an upgrade does not refuse a
+# store whose maps it would make the same, and one whose maps it would change is refused naming
+# the field and the value that continues it. Fields added before this list existed (the gate's,
+# the surface fills') are not listed: those stores are refused as made by an earlier method.
 ADDED_KEEPING_MAPS: dict[str, Any] = {"average": 0.0, "surface_level": 0.0}
 
 
 def complete_record(recorded: dict[str, Any]) -> dict[str, Any]:
     """A config recorded by an earlier version, with the fields of :data:`ADDED_KEEPING_MAPS`
-    it predates filled in at their defaults."""
+    it predates filled in at the values that gave its maps."""
     return {**ADDED_KEEPING_MAPS, **recorded}
 
 

@@ -316,7 +316,9 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
     ``fills`` (:func:`local_fills`: blocks filled by the median of their surroundings, largest
     inpainting block only, as the block size barely changes this map) adds its own. The fills
     see defects of different sizes: a local level keeps a thin crack apart from uneven lighting
-    or a painted stripe; the image mean keeps a defect larger than the window whole.
+    or a painted stripe; the image mean keeps a defect larger than the window whole. With
+    ``surface_level`` the local fills' level maps (:func:`level_error`), averaged, join as one
+    more map: a faint stain whose shift is below the surface's grain.
     """
     maps = [ratio_to_mean(calibrated(intensity, cfg.border_width, cfg.surface_sigma))]
     levels = []
@@ -327,7 +329,9 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
         if cfg.surface_level > 0:
             levels.append(ratio_to_mean(calibrated(level_error(composite, x, cfg.surface_level),
                                                    cfg.border_width, cfg.surface_sigma)))
-    return torch.stack(maps + levels).mean(0)
+    if levels:  # one map, the fills' level maps averaged: one level map per fill cost hazelnut_toy more
+        maps.append(torch.stack(levels).mean(0))
+    return torch.stack(maps).mean(0)
 
 
 def level_error(composite: torch.Tensor, image: torch.Tensor, sigma: float) -> torch.Tensor:

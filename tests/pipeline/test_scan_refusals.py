@@ -72,6 +72,25 @@ def test_a_store_from_before_a_field_that_keeps_the_maps_is_still_accepted(clien
         pipeline.scan(tmp_path / "src", store, client=client, average=0.5, **FAST)
 
 
+def test_a_store_from_before_a_field_that_changed_the_maps_names_the_value_that_continues_it(client, tmp_path):
+    # `surface_level` came later with a default that changes the maps: an older store's maps are
+    # those of surface_level 0, so the scan is refused naming it, and goes on when asked for it.
+    import zarr
+    write_images(tmp_path / "src", 2)
+    store = tmp_path / "old.zarr"
+    pipeline.scan(tmp_path / "src", store, client=client, surface_level=0.0, **FAST)
+    root = zarr.open_group(str(store), mode="a", zarr_format=3, use_consolidated=False)
+    config = json.loads(root.attrs["config"])
+    del config["surface_level"]
+    root.attrs.update({"config": json.dumps(config)})
+    write_images(tmp_path / "src", 3)
+
+    with pytest.raises(Refused, match="surface_level=0.0 \\(asked 5.0\\)"):
+        pipeline.scan(tmp_path / "src", store, client=client, **FAST)
+    again = pipeline.scan(tmp_path / "src", store, client=client, surface_level=0.0, **FAST)
+    assert again["skipped"] == 2 and again["ok"] == 1
+
+
 def test_concurrent_scan_is_refused_until_the_holder_dies(client, tmp_path, capsys):
     write_images(tmp_path / "src", 1)
     store = tmp_path / "scan.zarr"

@@ -161,12 +161,18 @@ def _maps(cfg, model, x, extractor):
     structural, intensity = inpainting_errors(model, x[None], cfg.inpaint_block_list, extractor)
     pixel = reconstruction_error(model, x[None], cfg.infer_scale_list)
     texture = aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)[0, 0]
-    masks = checkerboard_masks(*x.shape[-2:], max(cfg.inpaint_block_list), x.device)
-    fills = [intensity] + [inpainting_errors(model, x[None], [max(cfg.inpaint_block_list)], None,
-                                             median_fill(x[None], masks, w))[1]
-                           for w in cfg.surface_window_list]
-    surface = torch.stack([ratio_to_mean(gaussian_blur(border_calibrate(m, cfg.border_width), cfg.surface_sigma))
-                           for m in fills]).mean(0)[0, 0]
+    block = max(cfg.inpaint_block_list)
+    masks = checkerboard_masks(*x.shape[-2:], block, x.device)
+    local = [inpainted(model, x[None], [block], median_fill(x[None], masks, w))[0] for w in cfg.surface_window_list]
+    errors = [intensity] + [(c - x[None]).pow(2).mean(1, keepdim=True) for c in local]
+    if cfg.surface_level > 0:  # the level maps, averaged: one more map
+        errors.append([gaussian_blur(x[None] - c, cfg.surface_level).pow(2).mean(1, keepdim=True) for c in local])
+
+    def in_units(m):
+        return ratio_to_mean(gaussian_blur(border_calibrate(m, cfg.border_width), cfg.surface_sigma))
+
+    surface = torch.stack([torch.stack([in_units(v) for v in m]).mean(0) if isinstance(m, list) else in_units(m)
+                           for m in errors]).mean(0)[0, 0]
     return predictability(structural), texture, surface
 
 
@@ -194,10 +200,12 @@ def test_the_heatmap_is_the_gated_blend_of_texture_and_surface_maps():
         q, texture, surface = _maps(cfg, model, x, extractor)
         always_texture = heatmap(model, x, cfg.replace(gate_low=-1.0, gate_high=-1.0), extractor)
         always_surface = heatmap(model, x, cfg.replace(gate_low=1.0, gate_high=1.0), extractor)
-        blended = heatmap(model, x, cfg.replace(gate_low=q - 0.5, gate_high=q + 0.5), extractor)
+        blended, share = heatmap_and_share(model, x, cfg.replace(gate_low=q - 0.5, gate_high=q + 0.5), extractor)
     assert torch.allclose(always_texture, texture, atol=1e-5)
     assert torch.allclose(always_surface, surface, atol=1e-5)
-    assert torch.allclose(blended, 0.5 * texture + 0.5 * surface, atol=1e-5)
+    # q is measured without the gate's light blur, so the share is about, not exactly, a half
+    assert share == pytest.approx(0.5, abs=1e-3)
+    assert torch.allclose(blended, share * texture + (1 - share) * surface, atol=1e-5)
     assert not torch.allclose(texture, surface, atol=1e-2)  # the two maps really differ
     assert cfg.surface_window_list  # the default surface map averages local fills too
     mean_only = heatmap(model, x, cfg.replace(gate_low=1.0, gate_high=1.0, surface_windows="0"), extractor)
@@ -241,11 +249,11 @@ def test_the_level_map_finds_a_faint_stain_that_the_squared_error_misses():
     assert _pair_auroc(level, stain) > 0.95
 
 
-def test_level_maps_join_the_surface_map_once_per_local_fill():
+def test_the_local_fills_level_maps_join_the_surface_map_as_one_map():
     model, x, extractor, cfg = _gate_case()
     surface_only = dict(gate_low=1.0, gate_high=1.0)
     with torch.inference_mode():
-        plain = heatmap(model, x, cfg.replace(**surface_only), extractor)
+        plain = heatmap(model, x, cfg.replace(surface_level=0.0, **surface_only), extractor)
         levelled = heatmap(model, x, cfg.replace(surface_level=3.0, **surface_only), extractor)
         mean_fill_only = [heatmap(model, x, cfg.replace(surface_windows="0", surface_level=lv, **surface_only),
                                   extractor) for lv in (0.0, 3.0)]
@@ -256,5 +264,5 @@ def test_level_maps_join_the_surface_map_once_per_local_fill():
         levels = [ratio_to_mean(calibrated(level_error(c, x[None], 3.0), cfg.border_width, cfg.surface_sigma))[0, 0]
                   for c in composites]
     n = 1 + len(cfg.surface_window_list)  # the image-mean fill's map and one per local fill
-    assert torch.allclose(levelled, (n * plain + sum(levels)) / (n + len(levels)), atol=1e-5)
+    assert torch.allclose(levelled, (n * plain + sum(levels) / len(levels)) / (n + 1), atol=1e-5)
     assert torch.equal(mean_fill_only[0], mean_fill_only[1])  # the image-mean fill adds no level map
