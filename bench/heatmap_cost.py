@@ -3,7 +3,7 @@
 Times ``ssdnet.predict.heatmap`` on an untrained network (the cost does not depend on the
 weights) for a working image of the given size, with the gate forced to the texture map, to
 the surface map with the image-mean fill only (``surface_windows=0``) and to the surface map
-with the default fills. Median of --repeats runs. Writes ``heatmap_cost.json`` into --out
+with the default fills, without and with its level map (``surface_level``). Median of --repeats runs. Writes ``heatmap_cost.json`` into --out
 (bench/out by default), which bench/report.py renders into docs/PERFORMANCE.md.
 
     .venv/bin/python bench/heatmap_cost.py --height 256 --width 384 --threads 1
@@ -28,6 +28,7 @@ from ssdnet.predict import heatmap  # noqa: E402
 
 CASES = {"texture map": dict(gate_low=-1.0, gate_high=-1.0),
          "surface map, image-mean fill only": dict(gate_low=1.0, gate_high=1.0, surface_windows="0"),
+         "surface map, default fills, no level map": dict(gate_low=1.0, gate_high=1.0, surface_level=0.0),
          "surface map, default fills": dict(gate_low=1.0, gate_high=1.0)}
 
 
@@ -57,7 +58,8 @@ def main() -> None:
         rows[name] = round(statistics.median(times), 3)
         print(f"{name:40s} {rows[name]:.3f} s", flush=True)
     result = {"height": args.height, "width": args.width, "threads": args.threads, "repeats": args.repeats,
-              "seconds": rows, "surface_windows": cfg.surface_windows, "commit": commit(),
+              "seconds": rows, "surface_windows": cfg.surface_windows,
+              "surface_level": cfg.surface_level, "commit": commit(),
               "command": "bench/heatmap_cost.py " + " ".join(sys.argv[1:])}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "heatmap_cost.json").write_text(json.dumps(result, indent=1))

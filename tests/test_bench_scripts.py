@@ -50,13 +50,15 @@ def test_heatmap_cost_times_each_gate_side(tmp_path):
                          timeout=300)
     assert res.returncode == 0, res.stderr
     seconds = json.loads(res.stdout.strip().splitlines()[-1])["seconds"]
-    assert set(seconds) == {"texture map", "surface map, image-mean fill only", "surface map, default fills"}
+    assert set(seconds) == {"texture map", "surface map, image-mean fill only", "surface map, default fills",
+                            "surface map, default fills, no level map"}
     assert all(s > 0 for s in seconds.values())
     saved = json.loads((tmp_path / "heatmap_cost.json").read_text())
     assert saved["seconds"] == seconds and saved["command"].startswith("bench/heatmap_cost.py --height 32")
     from bench.report import heatmap_section
     page = "\n".join(heatmap_section(saved))
     assert "## Seconds of the heatmap" in page and f"| texture map | {seconds['texture map']:.2f} |" in page
+    assert f"level map (`surface_level=5`) | {seconds['surface map, default fills']:.2f} |" in page
 
 
 def test_heatmap_variants_scores_damaged_inputs_and_prints_each_texture_share(tmp_path):
