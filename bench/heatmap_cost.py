@@ -3,8 +3,9 @@
 Times ``ssdnet.predict.heatmap`` on an untrained network (the cost does not depend on the
 weights) for a working image of the given size, with the gate forced to the texture map, to
 the surface map with the image-mean fill only (``surface_windows=0``) and to the surface map
-with the default fills, without and with its level map (``surface_level``). Median of --repeats runs. Writes ``heatmap_cost.json`` into --out
-(bench/out by default), which bench/report.py renders into docs/PERFORMANCE.md.
+with the default fills, without and with its level map (``surface_level``). Median of
+--repeats runs. Writes ``heatmap_cost.json`` into --out (bench/out by default), which
+bench/report.py renders into docs/PERFORMANCE.md.
 
     .venv/bin/python bench/heatmap_cost.py --height 256 --width 384 --threads 1
 """

@@ -117,9 +117,9 @@ def maps_and_shares(images: list[np.ndarray], cfg: Config, pack: int = 1) -> tup
                 # Every image's ensemble members: member j uses seed + j.
                 nets = [(i, cfg.seed + j) for i in chunk for j in range(cfg.ensemble)]
                 # A GPU fits them all side by side. A CPU gains nothing from that: its packed
-                # (grouped) convolutions are slower than plain ones (two width-12 networks
-                # packed took 2.3-2.4x one alone, docs/PERFORMANCE.md), so there networks go
-                # len(chunk) at a time: one by one unless the caller packs images.
+                # (grouped) convolutions are slower than plain ones (`accurate` took 2.2x
+                # `paper`'s seconds packed, 1.86x one by one, docs/PERFORMANCE.md), so there
+                # networks go len(chunk) at a time: one by one unless the caller packs images.
                 per_call = len(nets) if device.type == "cuda" else len(chunk)
                 models = []
                 for first in range(0, len(nets), per_call):
