@@ -115,20 +115,6 @@ def intensity_error(composites: list[torch.Tensor], image: torch.Tensor) -> torc
     return torch.stack([(c - image).pow(2).mean(1, keepdim=True) for c in composites]).mean(0)
 
 
-def inpainting_errors(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, blocks: list[int],
-                      extractor: Extractor | None, fill: torch.Tensor | None = None
-                      ) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """(structural, intensity) errors of the image rebuilt from its surroundings (:func:`inpainted`).
-
-    A defect cannot be predicted from normal surroundings. Both errors come from the same
-    reconstructions, so the second costs nothing. Without an extractor the structural error
-    is None.
-    """
-    composites = inpainted(model, image, blocks, fill)
-    structural = structural_error(composites, image, extractor) if extractor is not None else None
-    return structural, intensity_error(composites, image)
-
-
 def local_fills(x: torch.Tensor, cfg: Config) -> list[torch.Tensor]:
     """The surface map's local fills of ``x`` (1, C, H, W): one :func:`median_fill` per window of
     ``surface_windows``, for the masks of the largest inpainting block. They depend on the image
@@ -320,15 +306,17 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
     ``surface_level`` the local fills' level maps (:func:`level_error`), averaged, join as one
     more map: a faint stain whose shift is below the surface's grain.
     """
-    maps = [ratio_to_mean(calibrated(intensity, cfg.border_width, cfg.surface_sigma))]
+    def in_units(m: torch.Tensor) -> torch.Tensor:
+        return ratio_to_mean(calibrated(m, cfg.border_width, cfg.surface_sigma))
+
+    maps = [in_units(intensity)]
     levels = []
     block = max(cfg.inpaint_block_list)
     for fill in fills:
         (composite,) = inpainted(net, x, [block], fill)
-        maps.append(ratio_to_mean(calibrated(intensity_error([composite], x), cfg.border_width, cfg.surface_sigma)))
+        maps.append(in_units(intensity_error([composite], x)))
         if cfg.surface_level > 0:
-            levels.append(ratio_to_mean(calibrated(level_error(composite, x, cfg.surface_level),
-                                                   cfg.border_width, cfg.surface_sigma)))
+            levels.append(in_units(level_error(composite, x, cfg.surface_level)))
     if levels:  # one map, the fills' level maps averaged: one level map per fill cost hazelnut_toy more
         maps.append(torch.stack(levels).mean(0))
     return torch.stack(maps).mean(0)

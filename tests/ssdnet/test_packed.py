@@ -80,13 +80,13 @@ def test_on_a_cpu_ensemble_members_are_fitted_one_by_one(monkeypatch):
     # images, each network is fitted alone there. The real fit runs; only the calls are counted.
     import ssdnet.api
 
+    fit_many = ssdnet.api.fit_many
     fitted_at_once = []
 
     def counting(images, *args, **kwargs):
         fitted_at_once.append(images.shape[0])
         return fit_many(images, *args, **kwargs)
 
-    fit_many = ssdnet.api.fit_many
     monkeypatch.setattr(ssdnet.api, "fit_many", counting)
     cfg = ssdnet.resolve(preset="fast", steps=3, threads=1, ensemble=2, device="cpu")
     images = [make_example(s, 32, 32)[0].astype(np.float32)[..., None] / 255 for s in (1, 2)]

@@ -5,9 +5,8 @@ import ssdnet
 from ssdnet.features import build_extractor
 from ssdnet.model import UNet
 from ssdnet.predict import (aggregate, border_calibrate, calibrated, checkerboard_masks, gate_share, gaussian_blur,
-                            heatmap, heatmap_and_share, inpainted, inpainting_errors, intensity_error, level_error,
-                            median_fill, predictability, ratio_to_mean, reconstruction_error, structural_error,
-                            texture_weight)
+                            heatmap, heatmap_and_share, inpainted, intensity_error, level_error, median_fill,
+                            predictability, ratio_to_mean, reconstruction_error, structural_error, texture_weight)
 
 
 def _edge_heavy(h: int = 64, w: int = 80) -> torch.Tensor:
@@ -82,14 +81,21 @@ def _stripes(h: int = 48, w: int = 48) -> torch.Tensor:
     return (0.5 + 0.4 * torch.sin(ys * 1.3)).view(1, 1, h, w)
 
 
+def _inpainting_errors(model, image, blocks, extractor=None, fill=None):
+    """(structural, intensity) errors of one set of inpainted composites, as the heatmap makes them."""
+    composites = inpainted(model, image, blocks, fill)
+    structural = structural_error(composites, image, extractor) if extractor is not None else None
+    return structural, intensity_error(composites, image)
+
+
 def test_an_oracle_inpainting_is_fully_predictable_and_noise_is_not():
     image = _stripes()
     extractor = build_extractor("patchncc", 1)
-    structural, intensity = inpainting_errors(lambda t: image.expand_as(t), image, [4, 8], extractor)
+    structural, intensity = _inpainting_errors(lambda t: image.expand_as(t), image, [4, 8], extractor)
     assert predictability(structural) > 0.95
     assert float(intensity.max()) == 0.0
     gen = torch.Generator().manual_seed(0)
-    structural, intensity = inpainting_errors(lambda t: torch.rand(t.shape, generator=gen), image, [4, 8], extractor)
+    structural, intensity = _inpainting_errors(lambda t: torch.rand(t.shape, generator=gen), image, [4, 8], extractor)
     assert abs(predictability(structural)) < 0.2
     assert float(intensity.mean()) > 0.01
 
@@ -158,21 +164,20 @@ def test_median_fill_keeps_a_brightness_step_apart():
 
 def _maps(cfg, model, x, extractor):
     """The two maps heatmap() blends, built here from the documented parts."""
-    structural, intensity = inpainting_errors(model, x[None], cfg.inpaint_block_list, extractor)
+    structural, intensity = _inpainting_errors(model, x[None], cfg.inpaint_block_list, extractor)
     pixel = reconstruction_error(model, x[None], cfg.infer_scale_list)
     texture = aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)[0, 0]
     block = max(cfg.inpaint_block_list)
     masks = checkerboard_masks(*x.shape[-2:], block, x.device)
     local = [inpainted(model, x[None], [block], median_fill(x[None], masks, w))[0] for w in cfg.surface_window_list]
-    errors = [intensity] + [(c - x[None]).pow(2).mean(1, keepdim=True) for c in local]
-    if cfg.surface_level > 0:  # the level maps, averaged: one more map
-        errors.append([gaussian_blur(x[None] - c, cfg.surface_level).pow(2).mean(1, keepdim=True) for c in local])
-
     def in_units(m):
         return ratio_to_mean(gaussian_blur(border_calibrate(m, cfg.border_width), cfg.surface_sigma))
 
-    surface = torch.stack([torch.stack([in_units(v) for v in m]).mean(0) if isinstance(m, list) else in_units(m)
-                           for m in errors]).mean(0)[0, 0]
+    maps = [in_units(m) for m in [intensity] + [(c - x[None]).pow(2).mean(1, keepdim=True) for c in local]]
+    if cfg.surface_level > 0:  # the level maps, averaged: one more map
+        maps.append(torch.stack([in_units(gaussian_blur(x[None] - c, cfg.surface_level).pow(2).mean(1, keepdim=True))
+                                 for c in local]).mean(0))
+    surface = torch.stack(maps).mean(0)[0, 0]
     return predictability(structural), texture, surface
 
 
@@ -180,9 +185,9 @@ def test_a_local_fill_inpaints_a_lit_surface_that_the_image_mean_cannot():
     ys = torch.arange(64, dtype=torch.float32)[:, None].expand(64, 64)
     image = (0.2 + 0.6 * ys / 63).view(1, 1, 64, 64)  # uneven lighting, nothing else
     copy_fill = lambda t: t  # a network that returns its input: the error is the fill's own
-    _, mean_fill = inpainting_errors(copy_fill, image, [8], None)
-    _, local_fill = inpainting_errors(copy_fill, image, [8], None,
-                                      median_fill(image, checkerboard_masks(64, 64, 8, image.device), 24))
+    _, mean_fill = _inpainting_errors(copy_fill, image, [8])
+    _, local_fill = _inpainting_errors(copy_fill, image, [8],
+                                       fill=median_fill(image, checkerboard_masks(64, 64, 8, image.device), 24))
     assert float(local_fill.mean()) < 0.05 * float(mean_fill.mean())
 
 
