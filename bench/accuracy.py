@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from bench.report import cpu_name  # noqa: E402
 from ssdnet.evaluation import METHODS, evaluate  # noqa: E402
 
 BASELINES = [m for m in METHODS if m != "ssdnet"]
@@ -34,7 +35,7 @@ COLUMNS = (("method", "method", "{}"), ("preset", "preset", "{}"), ("input", "in
            ("pixel AUPRC", "pixel_auprc", "{:.3f}"), ("AUPRO@0.3", "pixel_aupro", "{:.3f}"),
            ("F1-max", "pixel_f1_max", "{:.3f}"), ("image AUROC", "image_auroc", "{:.3f}"),
            ("s/image", "seconds_per_image", "{:.2f}"), ("metrics", "pixel_metrics", "{}"),
-           ("commit", "commit", "`{}`"))
+           ("cpu", "cpu", "{}"), ("commit", "commit", "`{}`"))
 
 
 def parse_limits(text: str | None) -> tuple[int | None, dict[str, int]]:
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             row = evaluate(root / dataset, method, config, limit,
                            Path(args.per_image_dir) / dataset / f"{method}{tag.replace(' ', '')}.csv",
                            input_noise=args.input_noise, input_dropout=args.input_dropout)
-            row.update(limit=limit, commit=commit, date=time.strftime("%Y-%m-%d"), input=label,
+            row.update(limit=limit, commit=commit, cpu=cpu_name(), date=time.strftime("%Y-%m-%d"), input=label,
                        command=command_for(dataset, method, limit, overrides, args))
             if variant:
                 # A variant (ablation, candidate preset) gets its own row, not the preset's.

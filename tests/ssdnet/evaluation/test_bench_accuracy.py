@@ -38,6 +38,7 @@ def test_rows_merge_and_the_prose_around_the_tables_is_kept(tmp_path):
     assert "old" not in text and "### alpha" in text and "### beta" in text
     assert "--sets beta --methods ssd --limit 2" in text
     assert "--threads 1" in second["beta|ssd|None|limit 2"]["command"]  # a fit reproduces only at its thread count
+    assert subset["cpu"] and f"| {subset['cpu']} | `" in text  # nor on another processor: each row names its own
     assert (tmp_path / "out" / "beta" / "ssd.csv").is_file()
 
 
