@@ -61,12 +61,16 @@ def git_commit(method: str) -> str:
 
 
 def row_key(row: dict) -> str:
-    """Set, method, preset, then the subset and the input damage when there are any: a subset row
-    sits beside the full-set row, so every method can be compared on the subset SSDnet ran."""
+    """Set, method, preset, then the subset, the input damage and the processor when there are any:
+    a subset row sits beside the full-set row, so every method can be compared on the subset
+    SSDnet ran, and a row from another processor beside this one's (its fits are other fits).
+    Rows from before the processor was recorded have none."""
     key = f"{row['dataset']}|{row['method']}|{row['preset']}"
     if row.get("limit"):
         key += f"|limit {row['limit']}"
-    return key if row.get("input", "as is") == "as is" else f"{key}|{row['input']}"
+    if row.get("input", "as is") != "as is":
+        key += f"|{row['input']}"
+    return f"{key}|{row['cpu']}" if row.get("cpu") else key
 
 
 def input_label(noise: float, dropout: float) -> str:
@@ -98,7 +102,7 @@ def render_tables(rows: dict[str, dict]) -> str:
                 "|" + "---|" * len(COLUMNS)]
         chosen = sorted((r for r in rows.values() if r["dataset"] == dataset),
                         key=lambda r: (r.get("input", "as is") != "as is", r.get("limit") or 0, r["method"] != "ssdnet",
-                       r["method"], str(r["preset"]), r.get("input", "")))
+                       r["method"], str(r["preset"]), r.get("input", ""), r.get("cpu") or ""))
         for r in chosen:
             out.append("| " + " | ".join(fmt(r.get(key), pattern) for _, key, pattern in COLUMNS) + " |")
         out += ["", "Reproduce:", ""] + [f"    {r['command']}" for r in chosen] + [""]

@@ -24,22 +24,42 @@ def test_rows_merge_and_the_prose_around_the_tables_is_kept(tmp_path):
               "--per-image-dir", str(tmp_path / "out")]
     assert bench.main(["--methods", "spectral-residual,ssd", *common]) == 0
     first = json.loads(results.read_text())
-    assert sorted(first) == ["alpha|spectral-residual|None", "alpha|ssd|None",
-                             "beta|spectral-residual|None", "beta|ssd|None"]
+    cpu = bench.cpu_name()
+    assert sorted(first) == [f"alpha|spectral-residual|None|{cpu}", f"alpha|ssd|None|{cpu}",
+                             f"beta|spectral-residual|None|{cpu}", f"beta|ssd|None|{cpu}"]
     # A subset run adds its own row beside the full-set one; re-running replaces only that row.
     assert bench.main(["--methods", "ssd", "--sets", "beta", "--limit", "beta=2", *common]) == 0
     assert bench.main(["--methods", "ssd", "--sets", "beta", "--limit", "beta=2", "--threads", "1", *common]) == 0
     second = json.loads(results.read_text())
-    subset = second["beta|ssd|None|limit 2"]
+    subset = second[f"beta|ssd|None|limit 2|{cpu}"]
     assert subset["n_images"] == 2 and subset["limit"] == 2
-    assert {k: v for k, v in second.items() if k != "beta|ssd|None|limit 2"} == first
+    assert {k: v for k, v in second.items() if k != f"beta|ssd|None|limit 2|{cpu}"} == first
     text = markdown.read_text()
     assert text.startswith("# Results\n\nIntro.\n") and text.endswith("## Baselines\n\nProse.\n")
     assert "old" not in text and "### alpha" in text and "### beta" in text
     assert "--sets beta --methods ssd --limit 2" in text
-    assert "--threads 1" in second["beta|ssd|None|limit 2"]["command"]  # a fit reproduces only at its thread count
+    assert "--threads 1" in subset["command"]  # a fit reproduces only at its thread count
     assert subset["cpu"] and f"| {subset['cpu']} | `" in text  # nor on another processor: each row names its own
     assert (tmp_path / "out" / "beta" / "ssd.csv").is_file()
+
+
+def test_a_row_from_another_processor_is_kept_beside_this_ones(tmp_path):
+    bench = load_bench()
+    write_dataset(tmp_path / "sets" / "alpha", 3, size=48, good=1, seed=4)
+    results, markdown = tmp_path / "results.json", tmp_path / "RESULTS.md"
+    common = ["--datasets", str(tmp_path / "sets"), "--results", str(results), "--markdown", str(markdown),
+              "--per-image-dir", str(tmp_path / "out"), "--methods", "ssd"]
+    # Rows written before the processor was recorded, and by another processor, as results.json holds them.
+    older = {"dataset": "alpha", "method": "ssd", "preset": None, "n_images": 3, "pixel_auroc": 0.5,
+             "command": "x", "commit": "abc"}
+    elsewhere = {**older, "pixel_auroc": 0.25, "cpu": "Other CPU"}
+    results.write_text(json.dumps({"alpha|ssd|None": older, "alpha|ssd|None|Other CPU": elsewhere}))
+    assert bench.main(common) == 0
+    assert bench.main(common) == 0  # this processor's row replaced, the others kept
+    rows = json.loads(results.read_text())
+    assert set(rows) == {"alpha|ssd|None", "alpha|ssd|None|Other CPU", f"alpha|ssd|None|{bench.cpu_name()}"}
+    assert rows["alpha|ssd|None|Other CPU"]["pixel_auroc"] == 0.25 and rows["alpha|ssd|None"]["pixel_auroc"] == 0.5
+    assert "| Other CPU |" in markdown.read_text()
 
 
 def test_limits_parse_per_set_and_global():
@@ -58,9 +78,10 @@ def test_robustness_rows_are_kept_apart_from_clean_ones(tmp_path):
     assert bench.main(common) == 0
     assert bench.main([*common, "--input-noise", "0.1", "--input-dropout", "0.2"]) == 0
     rows = json.loads(results.read_text())
-    assert sorted(rows) == ["alpha|spectral-residual|None", "alpha|spectral-residual|None|noise 0.1, dropout 0.2"]
-    damaged = rows["alpha|spectral-residual|None|noise 0.1, dropout 0.2"]
+    cpu = bench.cpu_name()
+    assert set(rows) == {f"alpha|spectral-residual|None|{cpu}", f"alpha|spectral-residual|None|noise 0.1, dropout 0.2|{cpu}"}
+    damaged = rows[f"alpha|spectral-residual|None|noise 0.1, dropout 0.2|{cpu}"]
     assert damaged["input"] == "noise 0.1, dropout 0.2"
-    assert damaged["pixel_auroc"] != rows["alpha|spectral-residual|None"]["pixel_auroc"]
+    assert damaged["pixel_auroc"] != rows[f"alpha|spectral-residual|None|{cpu}"]["pixel_auroc"]
     assert "--input-noise 0.1 --input-dropout 0.2" in markdown.read_text()
     assert (tmp_path / "out" / "alpha" / "spectral-residual_noise0.1,dropout0.2.csv").is_file()
