@@ -14,6 +14,14 @@ def load_bench():
     return module
 
 
+def one_set(tmp_path, method: str, seed: int) -> tuple[Path, Path, list[str]]:
+    """A generated set "alpha", where its results and tables go, and the bench arguments for one method."""
+    write_dataset(tmp_path / "sets" / "alpha", 3, size=48, good=1, seed=seed)
+    results, markdown = tmp_path / "results.json", tmp_path / "RESULTS.md"
+    return results, markdown, ["--datasets", str(tmp_path / "sets"), "--results", str(results), "--markdown",
+                               str(markdown), "--per-image-dir", str(tmp_path / "out"), "--methods", method]
+
+
 def test_rows_merge_and_the_prose_around_the_tables_is_kept(tmp_path):
     bench = load_bench()
     write_dataset(tmp_path / "sets" / "alpha", 4, size=64, good=1, seed=0)
@@ -45,10 +53,7 @@ def test_rows_merge_and_the_prose_around_the_tables_is_kept(tmp_path):
 
 def test_a_row_from_another_processor_is_kept_beside_this_ones(tmp_path):
     bench = load_bench()
-    write_dataset(tmp_path / "sets" / "alpha", 3, size=48, good=1, seed=4)
-    results, markdown = tmp_path / "results.json", tmp_path / "RESULTS.md"
-    common = ["--datasets", str(tmp_path / "sets"), "--results", str(results), "--markdown", str(markdown),
-              "--per-image-dir", str(tmp_path / "out"), "--methods", "ssd"]
+    results, markdown, common = one_set(tmp_path, "ssd", seed=4)
     # Rows written before the processor was recorded, and by another processor, as results.json holds them.
     older = {"dataset": "alpha", "method": "ssd", "preset": None, "n_images": 3, "pixel_auroc": 0.5,
              "command": "x", "commit": "abc"}
@@ -71,10 +76,7 @@ def test_limits_parse_per_set_and_global():
 
 def test_robustness_rows_are_kept_apart_from_clean_ones(tmp_path):
     bench = load_bench()
-    write_dataset(tmp_path / "sets" / "alpha", 3, size=48, good=1, seed=2)
-    results, markdown = tmp_path / "results.json", tmp_path / "RESULTS.md"
-    common = ["--datasets", str(tmp_path / "sets"), "--results", str(results), "--markdown", str(markdown),
-              "--per-image-dir", str(tmp_path / "out"), "--methods", "spectral-residual"]
+    results, markdown, common = one_set(tmp_path, "spectral-residual", seed=2)
     assert bench.main(common) == 0
     assert bench.main([*common, "--input-noise", "0.1", "--input-dropout", "0.2"]) == 0
     rows = json.loads(results.read_text())
