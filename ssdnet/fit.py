@@ -68,7 +68,10 @@ def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list
     def forward(p, b, x):
         return functional_call(template, (p, b), (x,))
 
-    batched = vmap(forward)
+    # One network on a CPU runs without vmap, in the channels-last layout vmap cannot run: there
+    # that layout spares the memory reordering around every convolution (bench/step_speed.py:
+    # a width-12 step 37 -> 25 ms on an Intel Xeon, docs/PERFORMANCE.md).
+    batched = _one_channels_last(template) if k == 1 and images.device.type == "cpu" else vmap(forward)
     opt = torch.optim.Adam(params.values(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.3)
     sizes = patch_sizes(h, w, cfg.scale_list)
@@ -101,6 +104,21 @@ def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list
         model.load_state_dict({name: t[i].detach() for name, t in {**params, **buffers}.items()})
         model.eval()
     return models
+
+
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
+
+
+def _one_channels_last(template: torch.nn.Module):
+    """The batched forward of ``fit_many`` for K = 1: the stacked weights' only network called
+    directly, its convolution weights and input in the channels-last layout (copies inside the
+    autograd graph, so the gradients still reach the stacked weights)."""
+    def forward(params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        weights = {name: _channels_last(t[0]) for name, t in params.items()}
+        state = {name: t[0] for name, t in buffers.items()}
+        return functional_call(template, (weights, state), (_channels_last(x[0]),))[None].contiguous()
+    return forward
 
 
 def fit(image: torch.Tensor, cfg: Config, extractor: Extractor, gen: torch.Generator) -> UNet:

@@ -109,3 +109,18 @@ def test_kept_networks_from_before_a_new_field_count_as_its_default(tmp_path):
     assert check_kept(tmp_path, record) is None
     refused = check_kept(tmp_path, fit_record(cfg.replace(average=0.5), 0.0, 0.0))
     assert refused is not None and "average 0.0 -> 0.5" in refused
+
+
+def test_step_speed_times_each_width_and_layout(tmp_path):
+    res = subprocess.run([sys.executable, "bench/step_speed.py", "--widths", "4,8", "--size", "32", "--steps", "3",
+                          "--repeats", "1", "--threads", "1", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert [(r["width"], r["layout"]) for r in summary["rows"]] == \
+        [(4, "contiguous"), (4, "channels_last"), (8, "contiguous"), (8, "channels_last")]
+    assert all(r["ms_per_step"] > 0 for r in summary["rows"]) and summary["cpu"]
+    assert json.loads((tmp_path / "step_speed.json").read_text()) == summary
+    bad = subprocess.run([sys.executable, "bench/step_speed.py", "--layouts", "planar"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "unknown layout(s): planar" in bad.stderr
