@@ -62,7 +62,8 @@ def main() -> None:
     ap.add_argument("--widths", default="12,16")
     ap.add_argument("--layouts", default="contiguous,channels_last")
     ap.add_argument("--size", type=int, default=256, help="working image side the patch sizes are taken from")
-    ap.add_argument("--steps", type=int, default=60, help="timed steps per case (a multiple of the patch sizes' count)")
+    ap.add_argument("--steps", type=int, default=60,
+                    help="timed steps per case (a multiple of the patch sizes' count)")
     ap.add_argument("--repeats", type=int, default=3, help="the cases are run in turn this many times; medians reported")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)

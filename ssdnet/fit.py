@@ -3,7 +3,9 @@
 ``fit_many`` trains K networks at once (stacked weights through ``torch.func.vmap``, which
 turns every convolution into one grouped convolution): on a GPU one small fit leaves the
 device mostly idle, packed fits fill it. Each network still sees only its own image, its own
-generator's patches and its own gradient; ``fit`` is the K = 1 case of the same code.
+generator's patches and its own gradient; ``fit`` is the K = 1 case of the same code, except
+that on a CPU that one network is called directly, in the channels-last layout vmap cannot run
+(faster there: docs/PERFORMANCE.md).
 """
 from __future__ import annotations
 

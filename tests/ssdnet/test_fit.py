@@ -50,3 +50,30 @@ def test_no_averaging_keeps_the_last_steps_weights():
 def test_average_out_of_range_is_refused():
     with pytest.raises(ValueError, match="average must be in"):
         ssdnet.resolve(preset="fast", average=1.5)
+
+
+def test_one_network_in_channels_last_computes_what_vmap_computes():
+    # A single CPU fit skips vmap for the channels-last layout: the same weights must give the
+    # same output and the same gradient on the stacked weights, only summed in another order.
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from ssdnet.fit import _one_channels_last
+    from ssdnet.model import UNet
+
+    torch.manual_seed(0)
+    model = UNet(3, 8)
+    torch.nn.init.normal_(model.head.weight, std=0.1)  # not the identity it starts as: every layer counts
+    template = UNet(3, 8).to("meta")
+    x = torch.rand(1, 5, 3, 24, 40)  # one network's batch of 5 patches; 24 x 40 is padded inside
+    outs, grads = [], []
+    for forward in (vmap(lambda p, b, t: functional_call(template, (p, b), (t,))), _one_channels_last(template)):
+        params, buffers = stack_module_state([model])
+        out = forward(params, buffers, x)
+        out.pow(2).mean().backward()
+        outs.append(out.detach())
+        grads.append({name: t.grad for name, t in params.items()})
+    assert outs[1].is_contiguous() and outs[1].shape == (1, 5, 3, 24, 40)
+    assert torch.allclose(outs[0], outs[1], atol=1e-5)
+    assert grads[0].keys() == grads[1].keys() and all(g is not None and g.abs().sum() > 0 for g in grads[1].values())
+    for name in grads[0]:
+        assert torch.allclose(grads[0][name], grads[1][name], atol=1e-5, rtol=1e-4), name

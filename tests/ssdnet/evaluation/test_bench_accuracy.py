@@ -81,7 +81,8 @@ def test_robustness_rows_are_kept_apart_from_clean_ones(tmp_path):
     assert bench.main([*common, "--input-noise", "0.1", "--input-dropout", "0.2"]) == 0
     rows = json.loads(results.read_text())
     cpu = bench.cpu_name()
-    assert set(rows) == {f"alpha|spectral-residual|None|{cpu}", f"alpha|spectral-residual|None|noise 0.1, dropout 0.2|{cpu}"}
+    assert set(rows) == {f"alpha|spectral-residual|None|{cpu}",
+                         f"alpha|spectral-residual|None|noise 0.1, dropout 0.2|{cpu}"}
     damaged = rows[f"alpha|spectral-residual|None|noise 0.1, dropout 0.2|{cpu}"]
     assert damaged["input"] == "noise 0.1, dropout 0.2"
     assert damaged["pixel_auroc"] != rows[f"alpha|spectral-residual|None|{cpu}"]["pixel_auroc"]
