@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
 from bench.report import commit, cpu_name  # noqa: E402
-from ssdnet.fit import patch_sizes  # noqa: E402
+from ssdnet.fit import patch_count, patch_sizes  # noqa: E402
 from ssdnet.model import UNet  # noqa: E402
 
 LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
@@ -38,8 +38,7 @@ def step_ms(width: int, layout: str, size: int, steps: int) -> float:
     fmt = LAYOUTS[layout]
     model = UNet(3, width).to(memory_format=fmt)
     sizes = patch_sizes(size, size, cfg.scale_list)
-    batches = [torch.rand(max(1, round(cfg.batch * (sizes[0] / p) ** 2)), 3, p, p).contiguous(memory_format=fmt)
-               for p in sizes]
+    batches = [torch.rand(patch_count(cfg.batch, sizes[0], p), 3, p, p).contiguous(memory_format=fmt) for p in sizes]
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
     def step(i: int) -> None:
@@ -64,7 +63,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256, help="working image side the patch sizes are taken from")
     ap.add_argument("--steps", type=int, default=60,
                     help="timed steps per case (a multiple of the patch sizes' count)")
-    ap.add_argument("--repeats", type=int, default=3, help="the cases are run in turn this many times; medians reported")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="the cases are run in turn this many times; medians reported")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()

@@ -24,6 +24,12 @@ MIN_PATCH = 16
 MAX_GRAD_NORM = 1.0
 
 
+def patch_count(batch: int, largest: int, size: int) -> int:
+    """Patches of side ``size`` per step: ``batch`` at the ``largest`` side, more at smaller
+    sides, so every step sees about the same number of pixels."""
+    return max(1, round(batch * (largest / size) ** 2))
+
+
 def patch_sizes(height: int, width: int, scales: list[int]) -> list[int]:
     """Patch side for each scale: the shorter image side divided by the scale, global to local."""
     short = min(height, width)
@@ -81,7 +87,7 @@ def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list
     averaged = {name: torch.zeros_like(t) for name, t in params.items()} if kept else {}
     for step in range(cfg.steps):
         p = sizes[step % len(sizes)]
-        count = max(1, round(cfg.batch * (sizes[0] / p) ** 2))
+        count = patch_count(cfg.batch, sizes[0], p)
         clean = torch.stack([sample_patches(images[i], p, count, gens[i]) for i in range(k)])
         noisy = torch.stack([
             corrupt(clean[i], mask_ratio=cfg.mask_ratio, mask_grid=cfg.mask_grid, shuffle_grid=cfg.shuffle_grid,
