@@ -31,7 +31,7 @@ from ssdnet.evaluation import METHODS, evaluate  # noqa: E402
 BASELINES = [m for m in METHODS if m != "ssdnet"]
 BEGIN, END = "<!-- results:begin (bench/accuracy.py writes this block) -->", "<!-- results:end -->"
 COLUMNS = (("method", "method", "{}"), ("preset", "preset", "{}"), ("input", "input", "{}"), ("images", "n_images", "{}"),
-           ("limit", "limit", "{}"), ("pixel AUROC", "pixel_auroc", "{:.3f}"),
+           ("limit", "subset", "{}"), ("pixel AUROC", "pixel_auroc", "{:.3f}"),
            ("pixel AUPRC", "pixel_auprc", "{:.3f}"), ("AUPRO@0.3", "pixel_aupro", "{:.3f}"),
            ("F1-max", "pixel_f1_max", "{:.3f}"), ("image AUROC", "image_auroc", "{:.3f}"),
            ("s/image", "seconds_per_image", "{:.2f}"), ("metrics", "pixel_metrics", "{}"),
@@ -61,13 +61,16 @@ def git_commit(method: str) -> str:
 
 
 def row_key(row: dict) -> str:
-    """Set, method, preset, then the subset, the input damage and the processor when there are any:
-    a subset row sits beside the full-set row, so every method can be compared on the subset
-    SSDnet ran, and a row from another processor beside this one's (its fits are other fits).
-    Rows from before the processor was recorded have none."""
+    """Set, method, preset, then the subset (and the development images outside it), the input
+    damage and the processor when there are any: a subset row sits beside the full-set row, so
+    every method can be compared on the subset SSDnet ran, and a row from another processor
+    beside this one's (its fits are other fits). Rows from before the processor was recorded
+    have none."""
     key = f"{row['dataset']}|{row['method']}|{row['preset']}"
     if row.get("limit"):
         key += f"|limit {row['limit']}"
+    if row.get("dev"):
+        key += f"|dev {row['dev']}"
     if row.get("input", "as is") != "as is":
         key += f"|{row['input']}"
     return f"{key}|{row['cpu']}" if row.get("cpu") else key
@@ -91,6 +94,13 @@ def load(path: Path) -> dict[str, dict]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def subset_label(row: dict) -> str | None:
+    """The limit column: the test subset's size, or the development images scored outside it."""
+    if row.get("dev"):
+        return f"dev {row['dev']} (outside {row['limit']})"
+    return row.get("limit")
+
+
 def fmt(value, pattern: str) -> str:
     return "n/a" if value is None else pattern.format(value)
 
@@ -101,10 +111,12 @@ def render_tables(rows: dict[str, dict]) -> str:
         out += [f"### {dataset}", "", "| " + " | ".join(c[0] for c in COLUMNS) + " |",
                 "|" + "---|" * len(COLUMNS)]
         chosen = sorted((r for r in rows.values() if r["dataset"] == dataset),
-                        key=lambda r: (r.get("input", "as is") != "as is", r.get("limit") or 0, r["method"] != "ssdnet",
-                       r["method"], str(r["preset"]), r.get("input", ""), r.get("cpu") or ""))
+                        key=lambda r: (r.get("input", "as is") != "as is", r.get("limit") or 0, r.get("dev") or 0,
+                                       r["method"] != "ssdnet", r["method"], str(r["preset"]), r.get("input", ""),
+                                       r.get("cpu") or ""))
         for r in chosen:
-            out.append("| " + " | ".join(fmt(r.get(key), pattern) for _, key, pattern in COLUMNS) + " |")
+            shown = {**r, "subset": subset_label(r)}
+            out.append("| " + " | ".join(fmt(shown.get(key), pattern) for _, key, pattern in COLUMNS) + " |")
         out += ["", "Reproduce:", ""] + [f"    {r['command']}" for r in chosen] + [""]
     return "\n".join(out)
 
@@ -122,6 +134,8 @@ def command_for(dataset: str, method: str, limit: int | None, overrides: dict, a
     parts = [".venv/bin/python", "bench/accuracy.py", "--sets", dataset, "--methods", method]
     if limit:
         parts += ["--limit", str(limit)]
+    if args.dev:
+        parts += ["--dev", str(args.dev)]
     if method == "ssdnet":
         parts += [f"--preset={args.preset}"] + [f"--option={k}={v}" for k, v in sorted(overrides.items())]
     if args.input_noise > 0:
@@ -145,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sets", default="", help="Comma-separated set names (default: every set in --datasets).")
     p.add_argument("--methods", default=",".join(BASELINES), help=f"Comma-separated, of {', '.join(METHODS)}.")
     p.add_argument("--limit", default=None, help="N for every set, or set=N,... for some (stratified subset).")
+    p.add_argument("--dev", type=int, default=None, metavar="N",
+                   help="Score N development images instead: stratified, from outside each set's --limit test "
+                        "subset (docs/RESULTS.md, \"Development split\").")
     p.add_argument("--preset", default="fast", help="SSDnet preset (baselines have none).")
     p.add_argument("--option", action="append", default=[], metavar="FIELD=VALUE",
                    help="Further SSDnet config field, repeatable (e.g. --option steps=100).")
@@ -172,19 +189,21 @@ def main(argv: list[str] | None = None) -> int:
     results, markdown = Path(args.results), Path(args.markdown)
     for dataset in sets:
         limit = limits.get(dataset, default_limit)
+        if args.dev and not limit:
+            p.error(f"--dev needs the --limit of {dataset}'s test subset it stays out of")
         for method in methods:
             config = {"preset": args.preset, **overrides} if method == "ssdnet" else None
             start, commit = time.perf_counter(), git_commit(method)
             label = input_label(args.input_noise, args.input_dropout)
             variant = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())) if config else ""
             parts = (args.preset if config and args.preset != "paper" else "", variant,
-                     label if label != "as is" else "")
+                     label if label != "as is" else "", f"dev{args.dev}" if args.dev else "")
             tag = "".join(f"_{part}" for part in parts if part)
             row = evaluate(root / dataset, method, config, limit,
                            Path(args.per_image_dir) / dataset / f"{method}{tag.replace(' ', '')}.csv",
-                           input_noise=args.input_noise, input_dropout=args.input_dropout)
-            row.update(limit=limit, commit=commit, cpu=cpu_name(), date=time.strftime("%Y-%m-%d"), input=label,
-                       command=command_for(dataset, method, limit, overrides, args))
+                           input_noise=args.input_noise, input_dropout=args.input_dropout, dev=args.dev)
+            row.update(limit=limit, dev=args.dev, commit=commit, cpu=cpu_name(), date=time.strftime("%Y-%m-%d"),
+                       input=label, command=command_for(dataset, method, limit, overrides, args))
             if variant:
                 # A variant (ablation, candidate preset) gets its own row, not the preset's.
                 row["preset"] += " + " + variant

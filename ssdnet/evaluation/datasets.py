@@ -107,6 +107,16 @@ def stratified(samples: list[Sample], limit: int | None) -> list[Sample]:
     return sorted(order[:limit], key=lambda s: s.id)
 
 
+def development(samples: list[Sample], limit: int, n: int) -> list[Sample]:
+    """The development split: ``n`` samples, stratified like :func:`stratified`, among those NOT in
+    the ``limit`` test subset, so a choice made on them leaves that subset unseen."""
+    held = {s.id for s in stratified(samples, limit)}
+    rest = [s for s in samples if s.id not in held]
+    if not rest:
+        raise DatasetError(f"no development images: the limit-{limit} test subset takes all {len(samples)}")
+    return stratified(rest, n)
+
+
 def read_mask(path: Path | None, shape: tuple[int, int] | None = None) -> np.ndarray | None:
     """A boolean defect mask (0 normal, 255 defect; above half counts as defect).
 

@@ -1,6 +1,9 @@
+import csv
 import importlib.util
 import json
 from pathlib import Path
+
+import pytest
 
 from ssdnet.synthetic import write_dataset
 
@@ -88,3 +91,30 @@ def test_robustness_rows_are_kept_apart_from_clean_ones(tmp_path):
     assert damaged["pixel_auroc"] != rows[f"alpha|spectral-residual|None|{cpu}"]["pixel_auroc"]
     assert "--input-noise 0.1 --input-dropout 0.2" in markdown.read_text()
     assert (tmp_path / "out" / "alpha" / "spectral-residual_noise0.1,dropout0.2.csv").is_file()
+
+
+def test_a_development_row_scores_the_images_outside_the_test_subset(tmp_path):
+    bench = load_bench()
+    results, markdown, common = one_set(tmp_path, "ssd", seed=6)
+    write_dataset(tmp_path / "sets" / "alpha", 5, size=48, good=1, seed=6)  # room for both splits
+    assert bench.main([*common, "--limit", "2"]) == 0
+    assert bench.main([*common, "--limit", "2", "--dev", "2"]) == 0
+    rows = json.loads(results.read_text())
+    cpu = bench.cpu_name()
+    test, dev = rows[f"alpha|ssd|None|limit 2|{cpu}"], rows[f"alpha|ssd|None|limit 2|dev 2|{cpu}"]
+    assert test["n_images"] == dev["n_images"] == 2 and dev["dev"] == 2
+    assert test["pixel_auroc"] != dev["pixel_auroc"]  # other images
+    tested = [r["id"] for r in csv.DictReader((tmp_path / "out" / "alpha" / "ssd.csv").open())]
+    developed = [r["id"] for r in csv.DictReader((tmp_path / "out" / "alpha" / "ssd_dev2.csv").open())]
+    assert len(developed) == 2 and not set(developed) & set(tested)
+    text = markdown.read_text()
+    assert "| dev 2 (outside 2) |" in text and "--limit 2 --dev 2" in text
+
+
+def test_a_development_row_needs_the_test_subset_it_stays_out_of(tmp_path, capsys):
+    bench = load_bench()
+    results, _, common = one_set(tmp_path, "ssd", seed=6)
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main([*common, "--dev", "2"])
+    assert exit_info.value.code == 2 and "--dev needs the --limit" in capsys.readouterr().err
+    assert not results.exists()

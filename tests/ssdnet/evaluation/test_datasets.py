@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssdnet.evaluation.datasets import DatasetError, Sample, list_samples, read_mask, stratified
+from ssdnet.evaluation.datasets import DatasetError, Sample, development, list_samples, read_mask, stratified
 
 
 def test_folder_layout_pairs_images_with_masks(folder_set):
@@ -61,6 +61,17 @@ def test_stratified_limit_is_fixed_and_spread_over_classes():
     assert stratified(samples, None) == samples and stratified(samples, 99) == samples
     with pytest.raises(DatasetError):
         stratified(samples, 0)
+
+
+def test_the_development_split_stays_out_of_the_test_subset():
+    samples = [Sample(f"{c}_{i}", None, None, c) for c in ("a", "b", "good") for i in range(4)]
+    test = {s.id for s in stratified(samples, 5)}
+    dev = development(samples, 5, 4)
+    # The rest, stratified in turn: a_2 and b_2 are the lowest ids left of a and b, good_1 of good.
+    assert [s.id for s in dev] == ["a_2", "a_3", "b_2", "good_1"] and not test & {s.id for s in dev}
+    assert development(list(reversed(samples)), 5, 4) == dev
+    with pytest.raises(DatasetError, match="test subset takes all 12"):
+        development(samples, 12, 2)
 
 
 def test_mask_must_match_the_image_size(tmp_path):
