@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
-from bench.accuracy import input_label  # noqa: E402
+from bench.accuracy import fmt, input_label  # noqa: E402
 from ssdnet.api import _to_original, get_extractor, to_working  # noqa: E402
 from ssdnet.evaluation import PooledMetrics, development, image_auroc, list_samples, read_mask, stratified  # noqa: E402
 from ssdnet.evaluation.robustness import degrade  # noqa: E402
@@ -165,7 +165,7 @@ def main() -> None:
                **pooled.result(), "image_auroc": image_auroc(maxima, defective)}
         rows.append(row)
         print(f"{row['variant']:40s} AUROC {row['pixel_auroc']:.4f}  AUPRC {row['pixel_auprc']:.4f}  "
-              f"AUPRO {row['pixel_aupro']:.4f}  image AUROC {row['image_auroc'] or float('nan'):.3f}", flush=True)
+              f"AUPRO {row['pixel_aupro']:.4f}  image AUROC {fmt(row['image_auroc'], '{:.3f}')}", flush=True)
     name = ("variants_copy" if args.copy_network else "variants") + (f"_dev{args.dev}" if args.dev else "") + ".json"
     for key, values in predictabilities.items():
         print(f"predictability through a {key} px blur: {min(values):.2f}..{max(values):.2f}", flush=True)
