@@ -43,6 +43,16 @@ def test_limit_takes_the_stratified_subset(folder_set):
     assert result["image_auroc"] is not None
 
 
+def test_dev_scores_images_from_outside_the_limit_subset(folder_set, tmp_path):
+    evaluate(folder_set, "spectral-residual", limit=3, per_image_csv=tmp_path / "test.csv")
+    result = evaluate(folder_set, "spectral-residual", limit=3, dev=2, per_image_csv=tmp_path / "dev.csv")
+    tested = {r["id"] for r in csv.DictReader((tmp_path / "test.csv").open())}
+    developed = {r["id"] for r in csv.DictReader((tmp_path / "dev.csv").open())}
+    assert result["n_images"] == 2 and len(developed) == 2 and not tested & developed
+    with pytest.raises(ValueError, match="dev needs the limit"):
+        evaluate(folder_set, "spectral-residual", dev=2)
+
+
 def test_ssdnet_method_runs_through_the_public_api(mvtec_set):
     result = evaluate(mvtec_set, "ssdnet", {"preset": "fast", "steps": 3, "threads": 1}, limit=2)
     assert result["preset"] == "fast" and result["feature_extractor"] == "patchncc"
