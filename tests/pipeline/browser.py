@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -43,16 +44,38 @@ class PageVisit:
     screenshot: bytes = b""
 
 
+def _stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """End Chromium and every process it started (renderer, crash handler...): they write to the
+    profile folder until they exit, and a folder removed under them fails with "Directory not
+    empty". Chromium runs in its own session, so its process group is all of them."""
+    def signal_group(sig: int) -> bool:
+        try:
+            os.killpg(proc.pid, sig)
+            return True
+        except ProcessLookupError:
+            return False
+
+    signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.poll()  # reap the leader, or the group stays alive as a zombie's
+        if not signal_group(0):
+            return
+        time.sleep(0.05)
+    signal_group(signal.SIGKILL)
+    proc.wait()
+
+
 def _start(binary: str, profile: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                              "--hide-scrollbars", "--remote-debugging-port=0", f"--user-data-dir={profile}",
                              "--window-size=1400,1600", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     port_file = Path(profile) / "DevToolsActivePort"
     deadline = time.monotonic() + 30
     while not port_file.exists() or not port_file.read_text().strip():
         if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
+            _stop(proc)
             raise RuntimeError("chromium did not open its DevTools port")
         time.sleep(0.1)
     port = port_file.read_text().split()[0]
@@ -134,8 +157,4 @@ def visit_page(binary: str, path: Path, expression: str = "true", timeout: float
         try:
             return asyncio.run(_visit(ws_url, path.resolve().as_uri(), expression, timeout))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop(proc)
