@@ -17,9 +17,9 @@ def load_bench():
     return module
 
 
-def one_set(tmp_path, method: str, seed: int) -> tuple[Path, Path, list[str]]:
+def one_set(tmp_path, method: str, seed: int, images: int = 3) -> tuple[Path, Path, list[str]]:
     """A generated set "alpha", where its results and tables go, and the bench arguments for one method."""
-    write_dataset(tmp_path / "sets" / "alpha", 3, size=48, good=1, seed=seed)
+    write_dataset(tmp_path / "sets" / "alpha", images, size=48, good=1, seed=seed)
     results, markdown = tmp_path / "results.json", tmp_path / "RESULTS.md"
     return results, markdown, ["--datasets", str(tmp_path / "sets"), "--results", str(results), "--markdown",
                                str(markdown), "--per-image-dir", str(tmp_path / "out"), "--methods", method]
@@ -95,8 +95,7 @@ def test_robustness_rows_are_kept_apart_from_clean_ones(tmp_path):
 
 def test_a_development_row_scores_the_images_outside_the_test_subset(tmp_path):
     bench = load_bench()
-    results, markdown, common = one_set(tmp_path, "ssd", seed=6)
-    write_dataset(tmp_path / "sets" / "alpha", 5, size=48, good=1, seed=6)  # room for both splits
+    results, markdown, common = one_set(tmp_path, "ssd", seed=6, images=5)  # room for both splits
     assert bench.main([*common, "--limit", "2"]) == 0
     assert bench.main([*common, "--limit", "2", "--dev", "2"]) == 0
     rows = json.loads(results.read_text())
