@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default=str(ROOT / "bench" / "results.json"))
     p.add_argument("--markdown", default=str(ROOT / "docs" / "RESULTS.md"))
     p.add_argument("--per-image-dir", default=str(ROOT / "bench" / "out"),
-                   help="Per-image CSVs go to DIR/<set>/<method>.csv.")
+                   help="Per-image CSVs go to DIR/<set>/<method>[_<variant>][_limitN][_devN].csv.")
     args = p.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -197,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             label = input_label(args.input_noise, args.input_dropout)
             variant = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())) if config else ""
             parts = (args.preset if config and args.preset != "paper" else "", variant,
-                     label if label != "as is" else "", f"dev{args.dev}" if args.dev else "")
+                     label if label != "as is" else "", f"limit{limit}" if limit else "",
+                     f"dev{args.dev}" if args.dev else "")
             tag = "".join(f"_{part}" for part in parts if part)
             row = evaluate(root / dataset, method, config, limit,
                            Path(args.per_image_dir) / dataset / f"{method}{tag.replace(' ', '')}.csv",

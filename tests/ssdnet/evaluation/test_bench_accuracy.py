@@ -51,7 +51,9 @@ def test_rows_merge_and_the_prose_around_the_tables_is_kept(tmp_path):
     assert "--sets beta --methods ssd --limit 2" in text
     assert "--threads 1" in subset["command"]  # a fit reproduces only at its thread count
     assert subset["cpu"] and f"| {subset['cpu']} | `" in text  # nor on another processor: each row names its own
-    assert (tmp_path / "out" / "beta" / "ssd.csv").is_file()
+    # The full-set run and the subset run keep their own per-image files.
+    assert len(list(csv.DictReader((tmp_path / "out" / "beta" / "ssd.csv").open()))) == 3
+    assert len(list(csv.DictReader((tmp_path / "out" / "beta" / "ssd_limit2.csv").open()))) == 2
 
 
 def test_a_row_from_another_processor_is_kept_beside_this_ones(tmp_path):
@@ -103,8 +105,8 @@ def test_a_development_row_scores_the_images_outside_the_test_subset(tmp_path):
     test, dev = rows[f"alpha|ssd|None|limit 2|{cpu}"], rows[f"alpha|ssd|None|limit 2|dev 2|{cpu}"]
     assert test["n_images"] == dev["n_images"] == 2 and dev["dev"] == 2
     assert test["pixel_auroc"] != dev["pixel_auroc"]  # other images
-    tested = [r["id"] for r in csv.DictReader((tmp_path / "out" / "alpha" / "ssd.csv").open())]
-    developed = [r["id"] for r in csv.DictReader((tmp_path / "out" / "alpha" / "ssd_dev2.csv").open())]
+    tested = [r["id"] for r in csv.DictReader((tmp_path / "out" / "alpha" / "ssd_limit2.csv").open())]
+    developed = [r["id"] for r in csv.DictReader((tmp_path / "out" / "alpha" / "ssd_limit2_dev2.csv").open())]
     assert len(developed) == 2 and not set(developed) & set(tested)
     text = markdown.read_text()
     assert "| dev 2 (outside 2) |" in text and "--limit 2 --dev 2" in text
