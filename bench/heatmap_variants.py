@@ -42,7 +42,7 @@ from ssdnet.predict import gate_predictability, heatmap_and_share, inpainted  # 
 OUT = Path(__file__).resolve().parent / "out" / "models"
 CPU = torch.device("cpu")
 # The fields a --variant may change: they act after the fit, so every variant reuses its networks.
-HEATMAP_FIELDS = frozenset({"border_width", "smooth_sigma", "aggregation", "inpaint_blocks", "infer_scales",
+HEATMAP_FIELDS = frozenset({"border_width", "border_floor", "smooth_sigma", "aggregation", "inpaint_blocks", "infer_scales",
                             "surface_sigma", "surface_windows", "surface_level", "gate_low", "gate_high", "gate_sigma"})
 
 

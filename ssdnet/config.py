@@ -86,6 +86,9 @@ class Config:
                              "make a regular texture look unpredictable (0 = none).")
     border_width: int = _opt(16, "Edge band (working pixels) whose errors are brought down, line by line, "
                              "to the interior's level: no false alarms along the image edge (0 = off).")
+    border_floor: float = _opt(0.0, "Least factor by which the edge band scales a line down (0..1; 0 = no "
+                               "limit): a line many times noisier than the interior is the image's content "
+                               "(a bevel, a rim), not the network's edge effect.")
 
     def __post_init__(self) -> None:
         problems = validate(self)
@@ -142,7 +145,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # store whose maps it would make the same, and one whose maps it would change is refused naming
 # the field and the value that continues it. Fields added before this list existed (the gate's,
 # the surface fills') are not listed: those stores are refused as made by an earlier method.
-ADDED_KEEPING_MAPS: dict[str, Any] = {"average": 0.0, "surface_level": 0.0}
+ADDED_KEEPING_MAPS: dict[str, Any] = {"average": 0.0, "surface_level": 0.0, "border_floor": 0.0}
 
 
 def complete_record(recorded: dict[str, Any]) -> dict[str, Any]:
@@ -169,6 +172,8 @@ def validate(cfg: Config) -> list[str]:
         out.append(f"size must be at least 16 (got {cfg.size})")
     if cfg.border_width < 0:
         out.append(f"border_width must not be negative (got {cfg.border_width})")
+    if not 0.0 <= cfg.border_floor <= 1.0:
+        out.append(f"border_floor must be in [0, 1] (got {cfg.border_floor})")
     for name in ("steps", "batch", "width", "max_pixels", "mask_grid", "ensemble"):
         if getattr(cfg, name) < 1:
             out.append(f"{name} must be positive (got {getattr(cfg, name)})")

@@ -172,7 +172,7 @@ def robust_z(m: torch.Tensor) -> torch.Tensor:
     return (m - med) / mad
 
 
-def border_calibrate(m: torch.Tensor, width: int) -> torch.Tensor:
+def border_calibrate(m: torch.Tensor, width: int, floor: float = 0.0) -> torch.Tensor:
     """Bring the pixels within ``width`` of the image edge down to the interior's level.
 
     A fitted network's errors run higher along the image edge (measured on the good grid
@@ -205,14 +205,14 @@ def border_calibrate(m: torch.Tensor, width: int) -> torch.Tensor:
         interior = flat[i][group < 0].median().clamp_min(1e-12)
         medians = torch.stack([flat[i][line].median() for line in band.split(counts)])
         # Only ever scaled down: a quiet line (a dark background's edge) must not be blown up.
-        factor = (interior / medians.clamp_min(1e-12)).clamp(max=1.0)
+        factor = (interior / medians.clamp_min(1e-12)).clamp(min=floor, max=1.0)
         out[i][band] = flat[i][band] * factor[group[band]]
     return out.reshape(m.shape)
 
 
-def calibrated(m: torch.Tensor, border: int, sigma: float) -> torch.Tensor:
+def calibrated(m: torch.Tensor, border: int, sigma: float, floor: float = 0.0) -> torch.Tensor:
     """An error map edge-calibrated, then smoothed: the first steps of every map the heatmap uses."""
-    return gaussian_blur(border_calibrate(m, border), sigma)
+    return gaussian_blur(border_calibrate(m, border, floor), sigma)
 
 
 def ratio_to_mean(m: torch.Tensor) -> torch.Tensor:
@@ -226,7 +226,8 @@ def ratio_to_median(m: torch.Tensor) -> torch.Tensor:
     return m / m.median().clamp_min(1e-12)
 
 
-def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: float, border: int = 0) -> torch.Tensor:
+def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: float, border: int = 0,
+              floor: float = 0.0) -> torch.Tensor:
     """Combine the two error maps (each (1, 1, H, W)) into the smoothed anomaly map.
 
     Both maps are first edge-calibrated and smoothed. ``meanmax`` (default): each is divided
@@ -242,8 +243,8 @@ def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: fl
     ``product`` multiplies the raw maps (the reference recipe: it removes what only one map
     sees, and so also the defects only one map sees).
     """
-    pixel = calibrated(pixel, border, sigma)
-    perceptual = calibrated(perceptual, border, sigma).clamp_min(0)
+    pixel = calibrated(pixel, border, sigma, floor)
+    perceptual = calibrated(perceptual, border, sigma, floor).clamp_min(0)
     if how == "product":
         return pixel * perceptual
     if how == "meanmax":
@@ -291,7 +292,8 @@ def heatmap_and_share(model: UNet, image: torch.Tensor, cfg: Config, extractor: 
     if share > 0:  # the clean-input pass and the structural error only serve the texture map
         pixel = reconstruction_error(net, x, cfg.infer_scale_list)
         structural = structural_error(composites, x, extractor)
-        out = out + share * aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width)
+        out = out + share * aggregate(pixel, structural, cfg.aggregation, cfg.smooth_sigma, cfg.border_width,
+                                       cfg.border_floor)
     if share < 1:
         local = fills() if fills is not None else local_fills(x, cfg)
         out = out + (1 - share) * surface_map(net, x, intensity, local, cfg)
@@ -311,7 +313,7 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
     more map: a faint stain whose shift is below the surface's grain.
     """
     def in_units(m: torch.Tensor) -> torch.Tensor:
-        return ratio_to_mean(calibrated(m, cfg.border_width, cfg.surface_sigma))
+        return ratio_to_mean(calibrated(m, cfg.border_width, cfg.surface_sigma, cfg.border_floor))
 
     maps = [in_units(intensity)]
     levels = []

@@ -36,6 +36,21 @@ def test_a_defect_touching_the_edge_still_stands_out():
     assert inside > elsewhere.max()
 
 
+def test_the_floor_limits_how_far_a_noisy_edge_line_is_scaled_down():
+    m = _edge_heavy()
+    m[..., 0, :] *= 10.0  # a bevel: the top row thirty times the interior, its content and not an edge effect
+    m[..., 0, 30:34] += 100.0  # a blowhole on it
+    m[..., 20:40, 40] = 8.0  # a bright streak inside: the interior's own largest errors
+    interior = float(m[..., 8:-8, 8:-8].median())
+    free, floored = border_calibrate(m, 8), border_calibrate(m, 8, floor=0.25)
+    assert float(free[..., 0, 8:-8].median()) == pytest.approx(interior, rel=0.05)  # brought down all the way
+    assert torch.allclose(floored[..., 0, 8:-8], m[..., 0, 8:-8] * 0.25)  # never below a quarter
+    # A line three times the interior (factor 1/3) is above the floor: scaled as before.
+    assert torch.equal(floored[..., 2, 8:-8], free[..., 2, 8:-8])
+    # Brought all the way down, the blowhole sinks below the streak; floored, it stays above.
+    assert float(free[..., 0, 30:34].max()) < 8.0 < float(floored[..., 0, 30:34].min())
+
+
 def test_border_calibration_off_and_tiny_maps():
     m = _edge_heavy(8, 8)
     assert torch.equal(border_calibrate(m, 0), m)
