@@ -325,6 +325,8 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
             levels.append(in_units(level_error(composite, x, cfg.surface_level)))
     if levels:  # one map, the fills' level maps averaged: one level map per fill cost hazelnut_toy more
         maps.append(torch.stack(levels).mean(0))
+    if cfg.surface_grain > 0:
+        maps.append(in_units(grain_error(x, cfg.surface_grain)))
     return torch.stack(maps).mean(0)
 
 
@@ -336,3 +338,21 @@ def level_error(composite: torch.Tensor, image: torch.Tensor, sigma: float) -> t
     grain cancels over a ``sigma`` neighbourhood and the region's shift stays.
     """
     return gaussian_blur(image - composite, sigma).pow(2).mean(1, keepdim=True)
+
+
+def grain_error(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """How far the local grain differs from the image's typical grain (1, 1, H, W).
+
+    The grain is the structure tensor of the gray image, its gradients' outer products
+    Gaussian-smoothed by ``sigma``, as the vector (Jxx - Jyy, 2 Jxy) / (Jxx + Jyy): its angle is
+    twice the dominant direction, its length the coherence (0 isotropic, 1 one direction). The
+    map is the squared distance of each pixel's vector from the image's median vector: a chipped
+    region whose scratches run across a ground surface's streaks, or a smooth patch among them.
+    """
+    g = image.mean(1, keepdim=True)
+    gx = F.pad(g[..., :, 2:] - g[..., :, :-2], (1, 1, 0, 0), mode="replicate")
+    gy = F.pad(g[..., 2:, :] - g[..., :-2, :], (0, 0, 1, 1), mode="replicate")
+    jxx, jyy, jxy = (gaussian_blur(t, sigma) for t in (gx * gx, gy * gy, gx * gy))
+    trace = (jxx + jyy).clamp_min(1e-12)
+    a, b = (jxx - jyy) / trace, 2 * jxy / trace
+    return (a - a.median()).pow(2) + (b - b.median()).pow(2)

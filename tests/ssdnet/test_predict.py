@@ -5,8 +5,9 @@ import ssdnet
 from ssdnet.features import build_extractor
 from ssdnet.model import UNet
 from ssdnet.predict import (aggregate, border_calibrate, calibrated, checkerboard_masks, gate_share, gaussian_blur,
-                            heatmap, heatmap_and_share, inpainted, intensity_error, level_error, median_fill,
-                            predictability, ratio_to_mean, reconstruction_error, structural_error, texture_weight)
+                            grain_error, heatmap, heatmap_and_share, inpainted, intensity_error, level_error,
+                            median_fill, predictability, ratio_to_mean, reconstruction_error, structural_error,
+                            texture_weight)
 
 
 def _edge_heavy(h: int = 64, w: int = 80) -> torch.Tensor:
@@ -286,3 +287,30 @@ def test_the_local_fills_level_maps_join_the_surface_map_as_one_map():
     n = 1 + len(cfg.surface_window_list)  # the image-mean fill's map and one per local fill
     assert torch.allclose(levelled, (n * plain + sum(levels) / len(levels)) / (n + 1), atol=1e-5)
     assert torch.equal(mean_fill_only[0], mean_fill_only[1])  # the image-mean fill adds no level map
+
+
+def test_the_grain_map_finds_a_patch_whose_scratches_cross_the_surface_streaks():
+    # A ground surface: random vertical streaks; a chipped patch: the same streaks, turned across,
+    # so the patch keeps the surface's brightness and contrast and differs only in direction.
+    gen = torch.Generator().manual_seed(0)
+    streaks = 0.5 + 0.1 * torch.randn(1, 1, 1, 96, generator=gen).expand(1, 1, 96, 96)
+    across = streaks.transpose(-1, -2)
+    ys, xs = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
+    patch = ((ys - 48).abs() <= 14) & ((xs - 48).abs() <= 14)
+    image = torch.where(patch.view(1, 1, 96, 96), across, streaks).expand(1, 3, 96, 96)
+    grain = grain_error(image, 3.0)[0, 0]
+    assert grain.shape == (96, 96)
+    assert _pair_auroc(grain, patch) > 0.95
+    # A surface with no defect has no grain to speak of beyond its noise.
+    assert float(grain_error(streaks, 3.0)[..., 8:-8, 8:-8].max()) < 0.05 * float(grain.max())
+
+
+def test_the_grain_map_joins_the_surface_map_as_one_map():
+    model, x, extractor, cfg = _gate_case()
+    surface_only = dict(gate_low=1.0, gate_high=1.0)
+    with torch.inference_mode():
+        plain = heatmap(model, x, cfg.replace(**surface_only), extractor)
+        grained = heatmap(model, x, cfg.replace(surface_grain=4.0, **surface_only), extractor)
+    grain = ratio_to_mean(calibrated(grain_error(x[None], 4.0), cfg.border_width, cfg.surface_sigma))[0, 0]
+    n = 1 + len(cfg.surface_window_list) + (cfg.surface_level > 0)  # the fills' maps and the level map
+    assert torch.allclose(grained, (n * plain + grain) / (n + 1), atol=1e-5)
