@@ -76,10 +76,11 @@ class Config:
                                 "fills' inpainting residual, signed, smoothed by this, then squared, so a region "
                                 "shifted in brightness by less than the surface's own grain (a stain) shows; "
                                 "averaged over the fills, one more map in the surface map's mean (0 = none).")
-    surface_grain: float = _opt(0.0, "Gaussian sigma (working pixels) of the surface map's grain map: how far "
+    surface_grain: float = _opt(4.0, "Gaussian sigma (working pixels) of the surface map's grain map: how far "
                                 "the local grain (structure tensor: direction and strength of the gradients) "
-                                "differs from the image's typical grain, one more map in the surface map's mean "
-                                "(0 = none).")
+                                "differs from the image's typical grain, one more map in the surface map's mean, "
+                                "weighted by how strong that typical grain is (none on an isotropic surface; "
+                                "0 = no grain map).")
     gate_low: float = _opt(0.3, "Predictability of the image's local structure (median correlation of the "
                            "inpainted image with the image, -1..1, both blurred by gate_sigma) at or below which "
                            "the heatmap is the surface map alone; linear blend up to gate_high.")

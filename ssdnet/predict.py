@@ -325,9 +325,15 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
             levels.append(in_units(level_error(composite, x, cfg.surface_level)))
     if levels:  # one map, the fills' level maps averaged: one level map per fill cost hazelnut_toy more
         maps.append(torch.stack(levels).mean(0))
+    weights = [1.0] * len(maps)
     if cfg.surface_grain > 0:
-        maps.append(in_units(grain_error(x, cfg.surface_grain)))
-    return torch.stack(maps).mean(0)
+        # Only where the surface has a typical grain to depart from (a ground tile's streaks): on
+        # an isotropic surface (a nut on a plain background) every outline would stand out.
+        grain, strength = grain_error(x, cfg.surface_grain)
+        maps.append(in_units(grain))
+        weights.append(texture_weight(strength, *GRAIN_RAMP))
+    w = torch.tensor(weights, dtype=intensity.dtype, device=intensity.device).view(-1, 1, 1, 1, 1)
+    return (torch.stack(maps) * w).sum(0) / w.sum()
 
 
 def level_error(composite: torch.Tensor, image: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -340,14 +346,23 @@ def level_error(composite: torch.Tensor, image: torch.Tensor, sigma: float) -> t
     return gaussian_blur(image - composite, sigma).pow(2).mean(1, keepdim=True)
 
 
-def grain_error(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """How far the local grain differs from the image's typical grain (1, 1, H, W).
+# The typical grain's strength (:func:`grain_error`) below which the grain map has no weight in
+# the surface map and above which it has a full one, linear in between. On the development
+# images (bench/grain_strength.py, sigma 4): hazelnut_toy 0.01-0.08, crackforest 0.04-0.19,
+# neu_seg 0.05-0.44, magnetic_tile 0.23-0.63.
+GRAIN_RAMP = (0.1, 0.3)
+
+
+def grain_error(image: torch.Tensor, sigma: float) -> tuple[torch.Tensor, float]:
+    """How far the local grain differs from the image's typical grain (1, 1, H, W), and how
+    strong that typical grain is (0..1).
 
     The grain is the structure tensor of the gray image, its gradients' outer products
     Gaussian-smoothed by ``sigma``, as the vector (Jxx - Jyy, 2 Jxy) / (Jxx + Jyy): its angle is
     twice the dominant direction, its length the coherence (0 isotropic, 1 one direction). The
     map is the squared distance of each pixel's vector from the image's median vector: a chipped
     region whose scratches run across a ground surface's streaks, or a smooth patch among them.
+    The median vector's length says how much of a typical grain there is to depart from.
     """
     g = image.mean(1, keepdim=True)
     gx = F.pad(g[..., :, 2:] - g[..., :, :-2], (1, 1, 0, 0), mode="replicate")
@@ -355,4 +370,5 @@ def grain_error(image: torch.Tensor, sigma: float) -> torch.Tensor:
     jxx, jyy, jxy = (gaussian_blur(t, sigma) for t in (gx * gx, gy * gy, gx * gy))
     trace = (jxx + jyy).clamp_min(1e-12)
     a, b = (jxx - jyy) / trace, 2 * jxy / trace
-    return (a - a.median()).pow(2) + (b - b.median()).pow(2)
+    a0, b0 = a.median(), b.median()
+    return (a - a0).pow(2) + (b - b0).pow(2), float(torch.hypot(a0, b0))

@@ -4,7 +4,7 @@ import torch
 import ssdnet
 from ssdnet.features import build_extractor
 from ssdnet.model import UNet
-from ssdnet.predict import (aggregate, border_calibrate, calibrated, checkerboard_masks, gate_share, gaussian_blur,
+from ssdnet.predict import (GRAIN_RAMP, aggregate, border_calibrate, calibrated, checkerboard_masks, gate_share, gaussian_blur,
                             grain_error, heatmap, heatmap_and_share, inpainted, intensity_error, level_error,
                             median_fill, predictability, ratio_to_mean, reconstruction_error, structural_error,
                             texture_weight)
@@ -212,7 +212,9 @@ def _gate_case():
     torch.manual_seed(0)
     model = UNet(1, 4).eval()
     x = _stripes(40, 56)[0] + 0.05 * torch.rand(1, 40, 56)
-    return model, x, build_extractor("patchncc", 1), ssdnet.resolve(preset="fast")
+    # Without the grain map, which the tests that build the surface map by hand leave out (its
+    # own test adds it).
+    return model, x, build_extractor("patchncc", 1), ssdnet.resolve(preset="fast", surface_grain=0.0)
 
 
 def test_the_heatmap_is_the_gated_blend_of_texture_and_surface_maps():
@@ -289,28 +291,47 @@ def test_the_local_fills_level_maps_join_the_surface_map_as_one_map():
     assert torch.equal(mean_fill_only[0], mean_fill_only[1])  # the image-mean fill adds no level map
 
 
-def test_the_grain_map_finds_a_patch_whose_scratches_cross_the_surface_streaks():
-    # A ground surface: random vertical streaks; a chipped patch: the same streaks, turned across,
-    # so the patch keeps the surface's brightness and contrast and differs only in direction.
+def _streaked(across: bool = False, size: int = 96) -> torch.Tensor:
+    """A ground surface: random vertical streaks (or the same turned across), (1, 1, H, W)."""
     gen = torch.Generator().manual_seed(0)
-    streaks = 0.5 + 0.1 * torch.randn(1, 1, 1, 96, generator=gen).expand(1, 1, 96, 96)
-    across = streaks.transpose(-1, -2)
+    streaks = 0.5 + 0.1 * torch.randn(1, 1, 1, size, generator=gen).expand(1, 1, size, size)
+    return streaks.transpose(-1, -2) if across else streaks
+
+
+def test_the_grain_map_finds_a_patch_whose_scratches_cross_the_surface_streaks():
+    # A chipped patch: the streaks turned across, so it keeps the surface's brightness and
+    # contrast and differs only in direction.
     ys, xs = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
     patch = ((ys - 48).abs() <= 14) & ((xs - 48).abs() <= 14)
-    image = torch.where(patch.view(1, 1, 96, 96), across, streaks).expand(1, 3, 96, 96)
-    grain = grain_error(image, 3.0)[0, 0]
-    assert grain.shape == (96, 96)
-    assert _pair_auroc(grain, patch) > 0.95
-    # A surface with no defect has no grain to speak of beyond its noise.
-    assert float(grain_error(streaks, 3.0)[..., 8:-8, 8:-8].max()) < 0.05 * float(grain.max())
+    image = torch.where(patch.view(1, 1, 96, 96), _streaked(across=True), _streaked()).expand(1, 3, 96, 96)
+    grain, strength = grain_error(image, 3.0)
+    assert grain.shape == (1, 1, 96, 96) and strength > 0.9  # one direction nearly everywhere
+    assert _pair_auroc(grain[0, 0], patch) > 0.95
+    # The same surface without the patch: nothing departs from its grain.
+    plain, _ = grain_error(_streaked(), 3.0)
+    assert float(plain[..., 8:-8, 8:-8].max()) < 0.05 * float(grain.max())
 
 
-def test_the_grain_map_joins_the_surface_map_as_one_map():
+def test_an_isotropic_surface_has_no_typical_grain():
+    gen = torch.Generator().manual_seed(1)
+    _, strength = grain_error(torch.rand(1, 1, 96, 96, generator=gen), 4.0)
+    assert strength < 0.1 <= GRAIN_RAMP[0]
+
+
+def test_the_grain_map_joins_the_surface_map_weighted_by_the_typical_grain():
     model, x, extractor, cfg = _gate_case()
     surface_only = dict(gate_low=1.0, gate_high=1.0)
     with torch.inference_mode():
-        plain = heatmap(model, x, cfg.replace(**surface_only), extractor)
+        plain = heatmap(model, x, cfg.replace(surface_grain=0.0, **surface_only), extractor)
         grained = heatmap(model, x, cfg.replace(surface_grain=4.0, **surface_only), extractor)
-    grain = ratio_to_mean(calibrated(grain_error(x[None], 4.0), cfg.border_width, cfg.surface_sigma))[0, 0]
+    grain, strength = grain_error(x[None], 4.0)
+    w = texture_weight(strength, *GRAIN_RAMP)
+    assert w > 0  # noisy stripes have a grain
+    grain = ratio_to_mean(calibrated(grain, cfg.border_width, cfg.surface_sigma))[0, 0]
     n = 1 + len(cfg.surface_window_list) + (cfg.surface_level > 0)  # the fills' maps and the level map
-    assert torch.allclose(grained, (n * plain + grain) / (n + 1), atol=1e-5)
+    assert torch.allclose(grained, (n * plain + w * grain) / (n + w), atol=1e-5)
+    # On an isotropic image the grain map has no weight: the heatmap is the one without it.
+    noise = torch.rand(1, 40, 56, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        assert torch.equal(heatmap(model, noise, cfg.replace(surface_grain=4.0, **surface_only), extractor),
+                           heatmap(model, noise, cfg.replace(surface_grain=0.0, **surface_only), extractor))
