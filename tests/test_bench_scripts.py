@@ -124,3 +124,15 @@ def test_step_speed_times_each_width_and_layout(tmp_path):
     bad = subprocess.run([sys.executable, "bench/step_speed.py", "--layouts", "planar"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "unknown layout(s): planar" in bad.stderr
+
+
+def test_grain_strength_prints_each_images_typical_grain(tmp_path):
+    from ssdnet.synthetic import write_dataset
+    write_dataset(tmp_path / "alpha", 3, size=48, good=1, seed=0)
+    res = subprocess.run([sys.executable, "bench/grain_strength.py", "--datasets", str(tmp_path), "--set", "alpha"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["sigma"] == 4.0 and len(summary["strength"]) == 3
+    assert all(0.0 <= v <= 1.0 for v in summary["strength"].values())
+    assert "alpha: 3 images, grain strength at sigma 4" in res.stdout

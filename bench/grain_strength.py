@@ -1,0 +1,57 @@
+"""Each image's typical grain: the strength that weights the surface map's grain map.
+
+Prints, for every image of a set (or its development images), the length of the median
+structure-tensor vector at working resolution (``ssdnet.predict.grain_error``), sorted, and
+the share of the grain map's full weight it gets (``GRAIN_RAMP``). Needs no fit.
+
+    .venv/bin/python bench/grain_strength.py --set magnetic_tile --limit 30 --dev 30
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import ssdnet  # noqa: E402
+from ssdnet.api import to_working  # noqa: E402
+from ssdnet.evaluation import development, list_samples, stratified  # noqa: E402
+from ssdnet.predict import GRAIN_RAMP, grain_error, texture_weight  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--datasets", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    ap.add_argument("--set", required=True)
+    ap.add_argument("--sigma", type=float, default=None, help="structure tensor sigma (default: the config's)")
+    ap.add_argument("--limit", type=int, default=None, help="the test subset's size (bench/accuracy.py --limit)")
+    ap.add_argument("--dev", type=int, default=None, metavar="N", help="N development images from outside it")
+    args = ap.parse_args(argv)
+    cfg = ssdnet.resolve(preset="paper")
+    sigma = cfg.surface_grain if args.sigma is None else args.sigma
+    samples = list_samples(Path(args.datasets) / args.set)
+    if args.dev:
+        if args.limit is None:
+            ap.error("--dev needs the --limit of the test subset it stays out of")
+        samples = development(samples, args.limit, args.dev)
+    else:
+        samples = stratified(samples, args.limit)
+    strengths = {}
+    for sample in samples:
+        x = to_working(ssdnet.load_image(sample.image, cfg.max_pixels), cfg.size, torch.device("cpu"))
+        strengths[sample.id] = grain_error(x.unsqueeze(0), sigma)[1]
+    values = sorted(strengths.values())
+    weights = [texture_weight(v, *GRAIN_RAMP) for v in values]
+    print(f"{args.set}: {len(values)} images, grain strength at sigma {sigma:g}: "
+          f"{values[0]:.2f}-{values[-1]:.2f}, the grain map's weight {min(weights):.2f}-{max(weights):.2f} "
+          f"(ramp {GRAIN_RAMP[0]:g}-{GRAIN_RAMP[1]:g})")
+    print(" ".join(f"{v:.2f}" for v in values))
+    print(json.dumps({"set": args.set, "sigma": sigma, "strength": strengths}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
