@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
 from ssdnet.api import to_working  # noqa: E402
-from ssdnet.evaluation import development, list_samples, stratified  # noqa: E402
+from ssdnet.evaluation import list_samples, selected  # noqa: E402
 from ssdnet.predict import GRAIN_RAMP, grain_error, texture_weight  # noqa: E402
 
 
@@ -32,13 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cfg = ssdnet.resolve(preset="paper")
     sigma = cfg.surface_grain if args.sigma is None else args.sigma
-    samples = list_samples(Path(args.datasets) / args.set)
-    if args.dev:
-        if args.limit is None:
-            ap.error("--dev needs the --limit of the test subset it stays out of")
-        samples = development(samples, args.limit, args.dev)
-    else:
-        samples = stratified(samples, args.limit)
+    try:
+        samples = selected(list_samples(Path(args.datasets) / args.set), args.limit, args.dev)
+    except ValueError:
+        ap.error("--dev needs the --limit of the test subset it stays out of")
     strengths = {}
     for sample in samples:
         x = to_working(ssdnet.load_image(sample.image, cfg.max_pixels), cfg.size, torch.device("cpu"))

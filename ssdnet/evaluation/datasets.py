@@ -117,6 +117,16 @@ def development(samples: list[Sample], limit: int, n: int) -> list[Sample]:
     return stratified(rest, n)
 
 
+def selected(samples: list[Sample], limit: int | None, dev: int | None = None) -> list[Sample]:
+    """The images a run scores: the ``limit`` test subset (:func:`stratified`), or with ``dev``
+    that many development images from outside it (:func:`development`)."""
+    if dev is None:
+        return stratified(samples, limit)
+    if not limit:
+        raise ValueError("dev needs the limit of the test subset it stays out of")
+    return development(samples, limit, dev)
+
+
 def read_mask(path: Path | None, shape: tuple[int, int] | None = None) -> np.ndarray | None:
     """A boolean defect mask (0 normal, 255 defect; above half counts as defect).
 

@@ -13,7 +13,7 @@ from ssdnet.config import Config, resolve
 from ssdnet.imageio import load_image
 
 from .baselines import BASELINES
-from .datasets import Sample, development, list_samples, read_mask, stratified
+from .datasets import Sample, list_samples, read_mask, selected
 from .pooled import PooledMetrics, image_auroc, single_image
 from .robustness import degrade
 
@@ -55,16 +55,13 @@ def evaluate(dataset_path: str | Path, method: str = "ssdnet", config: Config | 
     """Pooled-pixel and image metrics of ``method`` on the set at ``dataset_path``.
 
     ``limit`` scores its stratified test subset; with ``dev`` too, ``dev`` images from outside
-    that subset instead (:func:`development`).
+    that subset instead (:func:`selected`).
 
     ``seconds_per_image`` is the map computation alone (decoding included, metrics excluded).
     ``input_noise`` and ``input_dropout`` degrade every input (see :func:`degrade`); the masks
     stay as they are.
     """
-    if dev is not None and not limit:
-        raise ValueError("dev needs the limit of the test subset it stays out of")
-    everything = list_samples(dataset_path)
-    samples = development(everything, limit, dev) if dev is not None else stratified(everything, limit)
+    samples = selected(list_samples(dataset_path), limit, dev)
     run, cfg = method_function(method, config, input_noise, input_dropout)
     pooled = PooledMetrics()
     image_scores, defective, rows, seconds = [], [], [], 0.0
