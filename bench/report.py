@@ -84,13 +84,16 @@ def heatmap_section(data: dict) -> list[str]:
     s = data["seconds"]
     intro = (f"`{data['command']}` at commit `{data['commit']}`: one {data['width']}x{data['height']} working "
              f"image (3 channels), {data['threads']} torch thread(s), median of {data['repeats']} runs; the gate "
-             "forced to each side (docs/METHOD.md, heatmap steps 5-7). The fit before it is the table above.")
+             "forced to each side (docs/METHOD.md, heatmap steps 5-8). The fit before it is the table above.")
     rows = [["texture map", f"{s['texture map']:.2f}"],
             ["surface map, image-mean fill only (`surface_windows=0`)", f"{s['surface map, image-mean fill only']:.2f}"],
             [f"surface map, default fills (`surface_windows={data['surface_windows']}`), no level map "
              "(`surface_level=0`)", f"{s['surface map, default fills, no level map']:.2f}"],
             [f"surface map, default fills and level map (`surface_level={data['surface_level']:g}`)",
-             f"{s['surface map, default fills']:.2f}"]]
+             f"{s.get('surface map, default fills and level map, no grain map', s['surface map, default fills']):.2f}"]]
+    if "surface_grain" in data:  # measured since the grain map joined the surface map
+        rows.append([f"surface map, default fills, level map and grain map "
+                     f"(`surface_grain={data['surface_grain']:g}`)", f"{s['surface map, default fills']:.2f}"])
     return section("Seconds of the heatmap (after the fit)", intro, ["heatmap", "seconds"], rows)
 
 

@@ -4,10 +4,10 @@ import torch
 import ssdnet
 from ssdnet.features import build_extractor
 from ssdnet.model import UNet
-from ssdnet.predict import (GRAIN_RAMP, aggregate, border_calibrate, calibrated, checkerboard_masks, gate_share, gaussian_blur,
-                            grain_error, heatmap, heatmap_and_share, inpainted, intensity_error, level_error,
-                            median_fill, predictability, ratio_to_mean, reconstruction_error, structural_error,
-                            texture_weight)
+from ssdnet.predict import (GRAIN_RAMP, aggregate, border_calibrate, calibrated, checkerboard_masks, gate_share,
+                            gaussian_blur, grain_error, heatmap, heatmap_and_share, inpainted, intensity_error,
+                            level_error, median_fill, predictability, ratio_to_mean, reconstruction_error,
+                            structural_error, texture_weight)
 
 
 def _edge_heavy(h: int = 64, w: int = 80) -> torch.Tensor:
