@@ -310,7 +310,9 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
     see defects of different sizes: a local level keeps a thin crack apart from uneven lighting
     or a painted stripe; the image mean keeps a defect larger than the window whole. With
     ``surface_level`` the local fills' level maps (:func:`level_error`), averaged, join as one
-    more map: a faint stain whose shift is below the surface's grain.
+    more map: a faint stain whose shift is below the surface's grain. With ``surface_grain`` the
+    grain map (:func:`grain_error`) joins too, weighted by how strong the image's typical grain
+    is (:data:`GRAIN_RAMP`): a region whose grain runs across a ground surface's streaks.
     """
     def in_units(m: torch.Tensor) -> torch.Tensor:
         return ratio_to_mean(calibrated(m, cfg.border_width, cfg.surface_sigma, cfg.border_floor))
@@ -330,8 +332,10 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
         # Only where the surface has a typical grain to depart from (a ground tile's streaks): on
         # an isotropic surface (a nut on a plain background) every outline would stand out.
         grain, strength = grain_error(x, cfg.surface_grain)
-        maps.append(in_units(grain))
-        weights.append(texture_weight(strength, *GRAIN_RAMP))
+        weight = texture_weight(strength, *GRAIN_RAMP)
+        if weight > 0:
+            maps.append(in_units(grain))
+            weights.append(weight)
     w = torch.tensor(weights, dtype=intensity.dtype, device=intensity.device).view(-1, 1, 1, 1, 1)
     return (torch.stack(maps) * w).sum(0) / w.sum()
 
