@@ -217,6 +217,12 @@ def _gate_case():
     return model, x, build_extractor("patchncc", 1), ssdnet.resolve(preset="fast", surface_grain=0.0)
 
 
+@torch.inference_mode()
+def _surface_heatmap(model, x, extractor, cfg, **changes) -> torch.Tensor:
+    """The heatmap with the gate forced to the surface map, under ``cfg`` with ``changes``."""
+    return heatmap(model, x, cfg.replace(gate_low=1.0, gate_high=1.0, **changes), extractor)
+
+
 def test_the_heatmap_is_the_gated_blend_of_texture_and_surface_maps():
     model, x, extractor, cfg = _gate_case()
     with torch.inference_mode():
@@ -274,12 +280,11 @@ def test_the_level_map_finds_a_faint_stain_that_the_squared_error_misses():
 
 def test_the_local_fills_level_maps_join_the_surface_map_as_one_map():
     model, x, extractor, cfg = _gate_case()
-    surface_only = dict(gate_low=1.0, gate_high=1.0)
+    plain = _surface_heatmap(model, x, extractor, cfg, surface_level=0.0)
+    levelled = _surface_heatmap(model, x, extractor, cfg, surface_level=3.0)
+    mean_fill_only = [_surface_heatmap(model, x, extractor, cfg, surface_windows="0", surface_level=lv)
+                      for lv in (0.0, 3.0)]
     with torch.inference_mode():
-        plain = heatmap(model, x, cfg.replace(surface_level=0.0, **surface_only), extractor)
-        levelled = heatmap(model, x, cfg.replace(surface_level=3.0, **surface_only), extractor)
-        mean_fill_only = [heatmap(model, x, cfg.replace(surface_windows="0", surface_level=lv, **surface_only),
-                                  extractor) for lv in (0.0, 3.0)]
         block = max(cfg.inpaint_block_list)
         masks = checkerboard_masks(*x.shape[-2:], block, x.device)
         composites = [inpainted(model, x[None], [block], median_fill(x[None], masks, w))[0]
@@ -320,10 +325,8 @@ def test_an_isotropic_surface_has_no_typical_grain():
 
 def test_the_grain_map_joins_the_surface_map_weighted_by_the_typical_grain():
     model, x, extractor, cfg = _gate_case()
-    surface_only = dict(gate_low=1.0, gate_high=1.0)
-    with torch.inference_mode():
-        plain = heatmap(model, x, cfg.replace(surface_grain=0.0, **surface_only), extractor)
-        grained = heatmap(model, x, cfg.replace(surface_grain=4.0, **surface_only), extractor)
+    plain = _surface_heatmap(model, x, extractor, cfg, surface_grain=0.0)
+    grained = _surface_heatmap(model, x, extractor, cfg, surface_grain=4.0)
     grain, strength = grain_error(x[None], 4.0)
     w = texture_weight(strength, *GRAIN_RAMP)
     assert w > 0  # noisy stripes have a grain
@@ -332,6 +335,5 @@ def test_the_grain_map_joins_the_surface_map_weighted_by_the_typical_grain():
     assert torch.allclose(grained, (n * plain + w * grain) / (n + w), atol=1e-5)
     # On an isotropic image the grain map has no weight: the heatmap is the one without it.
     noise = torch.rand(1, 40, 56, generator=torch.Generator().manual_seed(2))
-    with torch.inference_mode():
-        assert torch.equal(heatmap(model, noise, cfg.replace(surface_grain=4.0, **surface_only), extractor),
-                           heatmap(model, noise, cfg.replace(surface_grain=0.0, **surface_only), extractor))
+    assert torch.equal(_surface_heatmap(model, noise, extractor, cfg, surface_grain=4.0),
+                       _surface_heatmap(model, noise, extractor, cfg, surface_grain=0.0))
