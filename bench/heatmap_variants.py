@@ -4,7 +4,8 @@ Fits every image of a set once with the given config and keeps the networks unde
 bench/out/models/<set>/<tag>/ (``--models``; resumable: the folder keeps the config its networks
 were fitted with, fit.json, and refuses another), then builds the heatmap of each image with
 ``ssdnet.predict.heatmap_and_share`` under each --variant (fields that only change the heatmap,
-such as border_width, surface_sigma, surface_grain or the gate's; the list is HEATMAP_FIELDS) and scores them with the evaluation's pooled metrics.
+such as border_width, surface_sigma, surface_grain or the gate's; the list is HEATMAP_FIELDS) and
+scores them with the evaluation's pooled metrics.
 Fit-side choices (batch, steps...) are compared by running it once per fit config (--option).
 ``--dev N`` scores N images from outside the ``--limit`` test subset instead (the development
 split of docs/RESULTS.md). ``--copy-network`` puts the identity in place of each fitted
