@@ -92,8 +92,13 @@ def heatmap_section(data: dict) -> list[str]:
             [f"surface map, default fills and level map (`surface_level={data['surface_level']:g}`)",
              f"{s.get('surface map, default fills and level map, no grain map', s['surface map, default fills']):.2f}"]]
     if "surface_grain" in data:  # measured since the grain map joined the surface map
+        grain = s.get("surface map, default fills, level and grain maps, no contrast map",
+                      s["surface map, default fills"])
         rows.append([f"surface map, default fills, level map and grain map "
-                     f"(`surface_grain={data['surface_grain']:g}`)", f"{s['surface map, default fills']:.2f}"])
+                     f"(`surface_grain={data['surface_grain']:g}`)", f"{grain:.2f}"])
+    if "surface_contrast" in data:  # measured since the contrast map joined the surface map
+        rows.append([f"surface map, default fills, level, grain and contrast maps "
+                     f"(`surface_contrast={data['surface_contrast']:g}`)", f"{s['surface map, default fills']:.2f}"])
     return section("Seconds of the heatmap (after the fit)", intro, ["heatmap", "seconds"], rows)
 
 

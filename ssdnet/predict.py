@@ -312,7 +312,9 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
     ``surface_level`` the local fills' level maps (:func:`level_error`), averaged, join as one
     more map: a faint stain whose shift is below the surface's grain. With ``surface_grain`` the
     grain map (:func:`grain_error`) joins too, weighted by how strong the image's typical grain
-    is (:data:`GRAIN_RAMP`): a region whose grain runs across a ground surface's streaks.
+    is (:data:`GRAIN_RAMP`): a region whose grain runs across a ground surface's streaks. With
+    ``surface_contrast`` the contrast map (:func:`contrast_error`) joins at full weight: a region
+    rougher or smoother than the rest of the surface.
     """
     def in_units(m: torch.Tensor) -> torch.Tensor:
         return ratio_to_mean(calibrated(m, cfg.border_width, cfg.surface_sigma, cfg.border_floor))
@@ -336,6 +338,9 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
         if weight > 0:
             maps.append(in_units(grain))
             weights.append(weight)
+    if cfg.surface_contrast > 0:
+        maps.append(in_units(contrast_error(x, cfg.surface_contrast)))
+        weights.append(1.0)
     w = torch.tensor(weights, dtype=intensity.dtype, device=intensity.device).view(-1, 1, 1, 1, 1)
     return (torch.stack(maps) * w).sum(0) / w.sum()
 
@@ -376,3 +381,25 @@ def grain_error(image: torch.Tensor, sigma: float) -> tuple[torch.Tensor, float]
     a, b = (jxx - jyy) / trace, 2 * jxy / trace
     a0, b0 = a.median(), b.median()
     return (a - a0).pow(2) + (b - b0).pow(2), float(torch.hypot(a0, b0))
+
+
+# The detail whose energy the contrast map measures: the gray image minus its Gaussian blur of
+# this sigma (working px), the finest grain. Chosen with the map on the development images
+# (docs/RESULTS.md, "Rough or smooth regions: the contrast map").
+CONTRAST_DETAIL = 1.0
+
+
+def contrast_error(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """How far the local contrast departs from the image's typical contrast (1, 1, H, W).
+
+    The local contrast is the energy of the gray image's finest detail (the image minus its
+    :data:`CONTRAST_DETAIL` blur, squared), Gaussian-smoothed by ``sigma``; the map is its
+    squared log ratio to the image's median contrast, so a region twice as rough and one half
+    as rough depart alike: a band of stronger grinding streaks or a polished patch on a ground
+    tile, a spot whose inside is smoother than a nut's skin. Like the grain map it reads the
+    image alone and holds what a reconstruction error does not: a region of intact but other
+    grain is predicted well from its own surroundings.
+    """
+    g = image.mean(1, keepdim=True)
+    energy = gaussian_blur((g - gaussian_blur(g, CONTRAST_DETAIL)).pow(2), sigma).clamp_min(1e-12)
+    return (energy / energy.median()).log().pow(2)

@@ -42,7 +42,8 @@ def test_bad_environment_value_names_the_field(monkeypatch):
                                  dict(mask_ratio=1.5), dict(scales="2,x"), dict(steps=0), dict(threads=-1),
                                  dict(gate_low=0.5, gate_high=0.3), dict(surface_sigma=-1.0), dict(surface_level=-1.0),
                                  dict(surface_windows="2"), dict(surface_windows="36,x"),
-                                 dict(border_floor=1.5), dict(border_floor=-0.1), dict(surface_grain=-1.0)])
+                                 dict(border_floor=1.5), dict(border_floor=-0.1), dict(surface_grain=-1.0),
+                                 dict(surface_contrast=-1.0)])
 def test_invalid_values_are_refused_with_the_field_name(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         resolve(**bad)

@@ -4,8 +4,8 @@ import torch
 import ssdnet
 from ssdnet.features import build_extractor
 from ssdnet.model import UNet
-from ssdnet.predict import (GRAIN_RAMP, aggregate, border_calibrate, calibrated, checkerboard_masks, gate_share,
-                            gaussian_blur, grain_error, heatmap, heatmap_and_share, inpainted, intensity_error,
+from ssdnet.predict import (GRAIN_RAMP, aggregate, border_calibrate, calibrated, checkerboard_masks, contrast_error,
+                            gate_share, gaussian_blur, grain_error, heatmap, heatmap_and_share, inpainted, intensity_error,
                             level_error, median_fill, predictability, ratio_to_mean, reconstruction_error,
                             structural_error, texture_weight)
 
@@ -212,9 +212,10 @@ def _gate_case():
     torch.manual_seed(0)
     model = UNet(1, 4).eval()
     x = _stripes(40, 56)[0] + 0.05 * torch.rand(1, 40, 56)
-    # Without the grain map, which the tests that build the surface map by hand leave out (its
-    # own test adds it).
-    return model, x, build_extractor("patchncc", 1), ssdnet.resolve(preset="fast", surface_grain=0.0)
+    # Without the grain and contrast maps, which the tests that build the surface map by hand
+    # leave out (their own tests add them).
+    return model, x, build_extractor("patchncc", 1), ssdnet.resolve(preset="fast", surface_grain=0.0,
+                                                                   surface_contrast=0.0)
 
 
 @torch.inference_mode()
@@ -337,3 +338,31 @@ def test_the_grain_map_joins_the_surface_map_weighted_by_the_typical_grain():
     noise = torch.rand(1, 40, 56, generator=torch.Generator().manual_seed(2))
     assert torch.equal(_surface_heatmap(model, noise, extractor, cfg, surface_grain=4.0),
                        _surface_heatmap(model, noise, extractor, cfg, surface_grain=0.0))
+
+
+def test_the_contrast_map_finds_a_rougher_and_a_smoother_region():
+    gen = torch.Generator().manual_seed(3)
+    ys, xs = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
+    rough = ((ys - 28).abs() <= 10) & ((xs - 28).abs() <= 10)
+    smooth = ((ys - 66).abs() <= 10) & ((xs - 66).abs() <= 10)
+    # One brightness everywhere; the grain's strength differs: three times in one patch, a
+    # third in the other. A region of other contrast counts whichever way it differs.
+    sd = torch.full((96, 96), 0.05).masked_fill(rough, 0.15).masked_fill(smooth, 0.05 / 3)
+    image = (0.5 + sd * torch.randn(96, 96, generator=gen)).view(1, 1, 96, 96).expand(1, 3, 96, 96)
+    contrast = contrast_error(image, 2.0)
+    assert contrast.shape == (1, 1, 96, 96)
+    assert _pair_auroc(contrast[0, 0], rough) > 0.95
+    assert _pair_auroc(contrast[0, 0], smooth) > 0.9  # 0.951; a one-sided log ratio scores it 0.002
+    # The same surface at one contrast: nothing departs as far as the patches did.
+    plain = contrast_error((0.5 + 0.05 * torch.randn(1, 1, 96, 96, generator=gen)), 2.0)
+    assert float(plain.quantile(0.99)) < 0.25 * float(contrast[0, 0][rough | smooth].median())
+
+
+def test_the_contrast_map_joins_the_surface_map_at_full_weight():
+    model, x, extractor, cfg = _gate_case()
+    plain = _surface_heatmap(model, x, extractor, cfg, surface_contrast=0.0)
+    with_contrast = _surface_heatmap(model, x, extractor, cfg, surface_contrast=2.0)
+    contrast = ratio_to_mean(calibrated(contrast_error(x[None], 2.0), cfg.border_width, cfg.surface_sigma))[0, 0]
+    n = 1 + len(cfg.surface_window_list) + (cfg.surface_level > 0)  # the fills' maps and the level map
+    assert torch.allclose(with_contrast, (n * plain + contrast) / (n + 1), atol=1e-5)
+    assert not torch.allclose(with_contrast, plain, atol=1e-3)
