@@ -17,25 +17,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
+from bench.selection import add_selection, selected_samples  # noqa: E402
 from ssdnet.api import to_working  # noqa: E402
-from ssdnet.evaluation import list_samples, selected  # noqa: E402
 from ssdnet.predict import GRAIN_RAMP, grain_error, texture_weight  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--datasets", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
-    ap.add_argument("--set", required=True)
+    add_selection(ap)
     ap.add_argument("--sigma", type=float, default=None, help="structure tensor sigma (default: the config's)")
-    ap.add_argument("--limit", type=int, default=None, help="the test subset's size (bench/accuracy.py --limit)")
-    ap.add_argument("--dev", type=int, default=None, metavar="N", help="N development images from outside it")
     args = ap.parse_args(argv)
     cfg = ssdnet.resolve(preset="paper")
     sigma = cfg.surface_grain if args.sigma is None else args.sigma
-    try:
-        samples = selected(list_samples(Path(args.datasets) / args.set), args.limit, args.dev)
-    except ValueError:
-        ap.error("--dev needs the --limit of the test subset it stays out of")
+    samples = selected_samples(ap, args)
     strengths = {}
     for sample in samples:
         x = to_working(ssdnet.load_image(sample.image, cfg.max_pixels), cfg.size, torch.device("cpu"))

@@ -389,17 +389,24 @@ def grain_error(image: torch.Tensor, sigma: float) -> tuple[torch.Tensor, float]
 CONTRAST_DETAIL = 1.0
 
 
-def contrast_error(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """How far the local contrast departs from the image's typical contrast (1, 1, H, W).
+def log_contrast(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The local contrast's log ratio to the image's median contrast (1, 1, H, W): above 0
+    rougher than the typical surface, below 0 smoother.
 
     The local contrast is the energy of the gray image's finest detail (the image minus its
-    :data:`CONTRAST_DETAIL` blur, squared), Gaussian-smoothed by ``sigma``; the map is its
-    squared log ratio to the image's median contrast, so a region twice as rough and one half
-    as rough depart alike: a band of stronger grinding streaks or a polished patch on a ground
-    tile, a spot whose inside is smoother than a nut's skin. Like the grain map it reads the
-    image alone and holds what a reconstruction error does not: a region of intact but other
-    grain is predicted well from its own surroundings.
+    :data:`CONTRAST_DETAIL` blur, squared), Gaussian-smoothed by ``sigma``.
     """
     g = image.mean(1, keepdim=True)
     energy = gaussian_blur((g - gaussian_blur(g, CONTRAST_DETAIL)).pow(2), sigma).clamp_min(1e-12)
-    return (energy / energy.median()).log().pow(2)
+    return (energy / energy.median()).log()
+
+
+def contrast_error(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """How far the local contrast departs from the image's typical contrast (1, 1, H, W): the
+    squared :func:`log_contrast`, so a region twice as rough and one half as rough depart alike
+    (a band of stronger grinding streaks on a ground tile, a smooth frayed patch, a colour spot
+    on a plain nut). Like the grain map it reads the image alone and holds what a reconstruction
+    error does not: a region of intact but other grain is predicted well from its own
+    surroundings.
+    """
+    return log_contrast(image, sigma).pow(2)

@@ -142,3 +142,23 @@ def test_grain_strength_prints_each_images_typical_grain(tmp_path):
     assert summary["sigma"] == 4.0 and len(summary["strength"]) == 3
     assert all(0.0 <= v <= 1.0 for v in summary["strength"].values())
     assert "alpha: 3 images, grain strength at sigma 4" in res.stdout
+
+
+def test_region_contrast_tells_a_rough_defect_from_a_smooth_one(tmp_path):
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    patch = np.zeros((64, 64), bool)
+    patch[20:44, 20:44] = True
+    for name, sd in (("rough_0", 0.2), ("smooth_0", 0.01)):
+        image = 0.5 + np.where(patch, sd, 0.05) * rng.standard_normal((64, 64))
+        for folder, array in (("images", np.clip(image, 0, 1) * 255), ("masks", patch * 255)):
+            (tmp_path / "set" / folder).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(array.astype(np.uint8)).save(tmp_path / "set" / folder / f"{name}.png")
+    res = subprocess.run([sys.executable, "bench/region_contrast.py", "--datasets", str(tmp_path), "--set", "set"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    inside = json.loads(res.stdout.strip().splitlines()[-1])["inside"]
+    assert inside["rough"]["rough_0"] > 1.0 and inside["smooth"]["smooth_0"] < -1.0
+    assert "set rough: 1 images, rougher 1, smoother 0" in res.stdout
+    assert "set smooth: 1 images, rougher 0, smoother 1" in res.stdout

@@ -1,0 +1,22 @@
+"""The image selection the no-fit diagnostics share: a set, its test subset or its development images."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ssdnet.evaluation import Sample, list_samples, selected
+
+
+def add_selection(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--datasets", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    ap.add_argument("--set", required=True)
+    ap.add_argument("--limit", type=int, default=None, help="the test subset's size (bench/accuracy.py --limit)")
+    ap.add_argument("--dev", type=int, default=None, metavar="N", help="N development images from outside it")
+
+
+def selected_samples(ap: argparse.ArgumentParser, args: argparse.Namespace) -> list[Sample]:
+    """The images ``args`` select; a usage error (exit 2) for --dev without --limit."""
+    try:
+        return selected(list_samples(Path(args.datasets) / args.set), args.limit, args.dev)
+    except ValueError:
+        ap.error("--dev needs the --limit of the test subset it stays out of")
