@@ -84,7 +84,7 @@ def heatmap_section(data: dict) -> list[str]:
     s = data["seconds"]
     intro = (f"`{data['command']}` at commit `{data['commit']}`: one {data['width']}x{data['height']} working "
              f"image (3 channels), {data['threads']} torch thread(s), median of {data['repeats']} runs; the gate "
-             "forced to each side (docs/METHOD.md, heatmap steps 5-8). The fit before it is the table above.")
+             "forced to each side (docs/METHOD.md, heatmap steps 5-9). The fit before it is the table above.")
     rows = [["texture map", f"{s['texture map']:.2f}"],
             ["surface map, image-mean fill only (`surface_windows=0`)", f"{s['surface map, image-mean fill only']:.2f}"],
             [f"surface map, default fills (`surface_windows={data['surface_windows']}`), no level map "
