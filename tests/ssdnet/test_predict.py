@@ -5,9 +5,9 @@ import ssdnet
 from ssdnet.features import build_extractor
 from ssdnet.model import UNet
 from ssdnet.predict import (GRAIN_RAMP, aggregate, border_calibrate, calibrated, checkerboard_masks, contrast_error,
-                            gate_share, gaussian_blur, grain_error, heatmap, heatmap_and_share, inpainted, intensity_error,
-                            level_error, median_fill, predictability, ratio_to_mean, reconstruction_error,
-                            structural_error, texture_weight)
+                            gate_share, gaussian_blur, grain_error, heatmap, heatmap_and_share, inpainted,
+                            intensity_error, level_error, log_contrast, median_fill, predictability, ratio_to_mean,
+                            reconstruction_error, structural_error, texture_weight)
 
 
 def _edge_heavy(h: int = 64, w: int = 80) -> torch.Tensor:
@@ -352,7 +352,11 @@ def test_the_contrast_map_finds_a_rougher_and_a_smoother_region():
     contrast = contrast_error(image, 2.0)
     assert contrast.shape == (1, 1, 96, 96)
     assert _pair_auroc(contrast[0, 0], rough) > 0.95
-    assert _pair_auroc(contrast[0, 0], smooth) > 0.9  # 0.951; a one-sided log ratio scores it 0.002
+    assert _pair_auroc(contrast[0, 0], smooth) > 0.9  # 0.951
+    # Squared, because the signed ratio ranks the smooth patch below everything (0.002).
+    signed = log_contrast(image, 2.0)[0, 0]
+    assert _pair_auroc(signed, rough) > 0.95 and _pair_auroc(signed, smooth) < 0.05
+    assert torch.equal(contrast[0, 0], signed.pow(2))
     # The same surface at one contrast: nothing departs as far as the patches did.
     plain = contrast_error((0.5 + 0.05 * torch.randn(1, 1, 96, 96, generator=gen)), 2.0)
     assert float(plain.quantile(0.99)) < 0.25 * float(contrast[0, 0][rough | smooth].median())
