@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from ssdnet.config import PRESETS, RUNTIME_FIELDS, Config, ConfigError, field_names, resolve
+from ssdnet.config import PRESETS, RUNTIME_FIELDS, Config, ConfigError, complete_record, field_names, resolve
 
 
 def test_paper_is_the_default_preset():
@@ -65,3 +65,12 @@ def test_config_round_trips_through_json():
     cfg = resolve(preset="fast", seed=3)
     assert Config(**json.loads(cfg.to_json())) == cfg
     assert dataclasses.is_dataclass(cfg)
+
+
+def test_a_record_from_before_the_contrast_map_counts_as_without_it():
+    # A store or saved fit written before the field existed made its maps without the contrast
+    # map: its record completes to 0, which is not the default, so such a scan is refused.
+    recorded = {k: v for k, v in resolve(preset="paper").to_dict().items() if k != "surface_contrast"}
+    assert complete_record(recorded)["surface_contrast"] == 0.0
+    assert resolve(preset="paper").surface_contrast == 1.0
+    assert complete_record({**recorded, "surface_contrast": 2.0})["surface_contrast"] == 2.0
