@@ -32,8 +32,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
 from bench.accuracy import fmt, input_label  # noqa: E402
+from bench.selection import selected_samples  # noqa: E402
 from ssdnet.api import _to_original, get_extractor, to_working  # noqa: E402
-from ssdnet.evaluation import PooledMetrics, image_auroc, list_samples, read_mask, selected  # noqa: E402
+from ssdnet.evaluation import PooledMetrics, image_auroc, read_mask  # noqa: E402
 from ssdnet.evaluation.robustness import degrade  # noqa: E402
 from ssdnet.fit import fit  # noqa: E402
 from ssdnet.model import UNet  # noqa: E402
@@ -114,10 +115,7 @@ def main() -> None:
     cfg = ssdnet.resolve(preset=args.preset, threads=args.threads, **fit_over)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
-    try:
-        samples = selected(list_samples(Path(args.datasets) / args.set), args.limit, args.dev)
-    except ValueError:
-        ap.error("--dev needs the --limit of the test subset it must stay out of")
+    samples = selected_samples(ap, args)
     damage = input_label(args.input_noise, args.input_dropout)  # "noise 0.02, dropout 0.1" or "as is"
     damage_tag = [] if damage == "as is" else [damage.replace(", ", "_").replace(" ", "")]
     tag = "_".join([args.preset] + [f"{k}{v}" for k, v in sorted(fit_over.items())] + damage_tag)

@@ -16,6 +16,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         x = to_working(image, cfg.size, torch.device("cpu"))
         ratio = _to_original(log_contrast(x.unsqueeze(0), sigma)[0, 0], image.shape[:2])
-        inside[sample.id.split("_")[0]][sample.id] = float(statistics.median(ratio[mask].tolist()))
+        inside[sample.id.split("_")[0]][sample.id] = float(np.median(ratio[mask]))
     for kind, values in sorted(inside.items()):
         v = list(values.values())
         print(f"{args.set} {kind}: {len(v)} images, rougher {sum(x > 0 for x in v)}, smoother "

@@ -1,4 +1,4 @@
-"""The image selection the no-fit diagnostics share: a set, its test subset or its development images."""
+"""Which images a diagnostic bench script scores: a set, its fixed test subset or its development images."""
 from __future__ import annotations
 
 import argparse
