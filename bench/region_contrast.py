@@ -3,7 +3,7 @@
 For every defective image of a set (or its development images), the median inside the defect
 of the contrast map's signed log ratio (``ssdnet.predict.log_contrast``: above 0 rougher than
 the image's median contrast, below 0 smoother), at the config's ``surface_contrast`` or
---sigma, summed up per defect type (the id's first word). Needs no fit.
+--sigma, summed up per defect type (the set's defect class). Needs no fit.
 
     .venv/bin/python bench/region_contrast.py --set magnetic_tile
 """
@@ -39,13 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     samples = selected_samples(ap, args)
     inside: dict[str, dict[str, float]] = defaultdict(dict)
     for sample in samples:
+        if sample.mask is None:  # a defect-free image: nothing inside to measure
+            continue
         image = ssdnet.load_image(sample.image, cfg.max_pixels)
         mask = read_mask(sample.mask, image.shape[:2])
-        if mask is None or not mask.any():
+        if not mask.any():
             continue
         x = to_working(image, cfg.size, torch.device("cpu"))
         ratio = _to_original(log_contrast(x.unsqueeze(0), sigma)[0, 0], image.shape[:2])
-        inside[sample.id.split("_")[0]][sample.id] = float(np.median(ratio[mask]))
+        inside[sample.defect][sample.id] = float(np.median(ratio[mask]))
     for kind, values in sorted(inside.items()):
         v = list(values.values())
         print(f"{args.set} {kind}: {len(v)} images, rougher {sum(x > 0 for x in v)}, smoother "

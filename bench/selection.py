@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ssdnet.evaluation import Sample, list_samples, selected
+from ssdnet.evaluation.datasets import DatasetError
 
 
 def add_selection(ap: argparse.ArgumentParser) -> None:
@@ -15,8 +16,11 @@ def add_selection(ap: argparse.ArgumentParser) -> None:
 
 
 def selected_samples(ap: argparse.ArgumentParser, args: argparse.Namespace) -> list[Sample]:
-    """The images ``args`` select; a usage error (exit 2) for --dev without --limit."""
+    """The images ``args`` select; a usage error (exit 2) for --dev without --limit, or naming
+    why the folder is not a set (or has no development images)."""
+    if args.dev is not None and not args.limit:
+        ap.error("--dev needs the --limit of the test subset it stays out of")
     try:
         return selected(list_samples(Path(args.datasets) / args.set), args.limit, args.dev)
-    except ValueError:
-        ap.error("--dev needs the --limit of the test subset it stays out of")
+    except DatasetError as e:
+        ap.error(str(e))

@@ -155,6 +155,8 @@ def test_region_contrast_tells_a_rough_defect_from_a_smooth_one(tmp_path):
         for folder, array in (("images", np.clip(image, 0, 1) * 255), ("masks", patch * 255)):
             (tmp_path / "set" / folder).mkdir(parents=True, exist_ok=True)
             Image.fromarray(array.astype(np.uint8)).save(tmp_path / "set" / folder / f"{name}.png")
+    # The defect type is the set's class (its manifest), as for ../shared/datasets.
+    (tmp_path / "set" / "manifest.csv").write_text("id,defect\nrough_0,rough\nsmooth_0,smooth\n")
     res = subprocess.run([sys.executable, "bench/region_contrast.py", "--datasets", str(tmp_path), "--set", "set"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
@@ -162,3 +164,14 @@ def test_region_contrast_tells_a_rough_defect_from_a_smooth_one(tmp_path):
     assert inside["rough"]["rough_0"] > 1.0 and inside["smooth"]["smooth_0"] < -1.0
     assert "set rough: 1 images, rougher 1, smoother 0" in res.stdout
     assert "set smooth: 1 images, rougher 0, smoother 1" in res.stdout
+
+
+def test_a_diagnostic_script_names_why_its_set_cannot_be_read(tmp_path):
+    # The selection's usage errors: a folder that is not a set says so (not the --dev message).
+    res = subprocess.run([sys.executable, "bench/region_contrast.py", "--datasets", str(tmp_path), "--set", "absent"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    error = res.stderr.strip().splitlines()[-1]  # the usage line above it lists --dev too
+    assert res.returncode == 2 and error.endswith("absent: no such directory"), res.stderr
+    res = subprocess.run([sys.executable, "bench/region_contrast.py", "--datasets", str(tmp_path), "--set", "absent",
+                          "--dev", "3"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "--dev needs the --limit" in res.stderr, res.stderr
