@@ -85,6 +85,10 @@ class Config:
                                    "far the local contrast (the energy of the image's finest detail, smoothed by "
                                    "this) departs from the image's typical contrast, as a squared log ratio, one "
                                    "more map in the surface map's mean (0 = no contrast map).")
+    surface_region: float = _opt(8.0, "Gaussian sigma (working pixels) of the surface map's region map: how far "
+                                 "each neighbourhood's roughness and grain, taken together, depart "
+                                 "from the image's typical neighbourhood (a robust Mahalanobis distance), one more "
+                                 "map in the surface map's mean (0 = no region map).")
     gate_low: float = _opt(0.3, "Predictability of the image's local structure (median correlation of the "
                            "inpainted image with the image, -1..1, both blurred by gate_sigma) at or below which "
                            "the heatmap is the surface map alone; linear blend up to gate_high.")
@@ -155,7 +159,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 # the field and the value that continues it. Fields added before this list existed (the gate's,
 # the surface fills') are not listed: those stores are refused as made by an earlier method.
 ADDED_KEEPING_MAPS: dict[str, Any] = {"average": 0.0, "surface_level": 0.0, "border_floor": 0.0,
-                                      "surface_grain": 0.0, "surface_contrast": 0.0}
+                                      "surface_grain": 0.0, "surface_contrast": 0.0,
+                                      "surface_region": 0.0}
 
 
 def complete_record(recorded: dict[str, Any]) -> dict[str, Any]:
@@ -201,7 +206,7 @@ def validate(cfg: Config) -> list[str]:
         out.append(f"gate_low and gate_high must satisfy -1 <= gate_low <= gate_high <= 1 "
                    f"(got {cfg.gate_low}, {cfg.gate_high})")
     for name in ("lr", "noise_sigma", "pixel_weight", "perceptual_weight", "smooth_sigma", "surface_sigma",
-                 "surface_level", "surface_grain", "surface_contrast", "gate_sigma"):
+                 "surface_level", "surface_grain", "surface_contrast", "surface_region", "gate_sigma"):
         if getattr(cfg, name) < 0:
             out.append(f"{name} must not be negative (got {getattr(cfg, name)})")
     for name, least, what in (("scales", 1, "positive integers"), ("infer_scales", 1, "positive integers"),

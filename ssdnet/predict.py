@@ -314,7 +314,9 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
     grain map (:func:`grain_error`) joins too, weighted by how strong the image's typical grain
     is (:data:`GRAIN_RAMP`): a region whose grain runs across a ground surface's streaks. With
     ``surface_contrast`` the contrast map (:func:`contrast_error`) joins at full weight: a region
-    rougher or smoother than the rest of the surface.
+    rougher or smoother than the rest of the surface. With ``surface_region`` the region map
+    (:func:`region_error`) joins at full weight too: a wider neighbourhood whose statistics
+    together depart from the surface's.
     """
     def in_units(m: torch.Tensor) -> torch.Tensor:
         return ratio_to_mean(calibrated(m, cfg.border_width, cfg.surface_sigma, cfg.border_floor))
@@ -341,6 +343,9 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
     if cfg.surface_contrast > 0:
         maps.append(in_units(contrast_error(x, cfg.surface_contrast)))
         weights.append(1.0)
+    if cfg.surface_region > 0:
+        maps.append(in_units(region_error(x, cfg.surface_region)))
+        weights.append(1.0)
     w = torch.tensor(weights, dtype=intensity.dtype, device=intensity.device).view(-1, 1, 1, 1, 1)
     return (torch.stack(maps) * w).sum(0) / w.sum()
 
@@ -362,23 +367,31 @@ def level_error(composite: torch.Tensor, image: torch.Tensor, sigma: float) -> t
 GRAIN_RAMP = (0.1, 0.3)
 
 
-def grain_error(image: torch.Tensor, sigma: float) -> tuple[torch.Tensor, float]:
-    """How far the local grain differs from the image's typical grain (1, 1, H, W), and how
-    strong that typical grain is (0..1).
+def grain_vector(image: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The local grain of the gray image as a vector field (a, b), each (1, 1, H, W).
 
-    The grain is the structure tensor of the gray image, its gradients' outer products
-    Gaussian-smoothed by ``sigma``, as the vector (Jxx - Jyy, 2 Jxy) / (Jxx + Jyy): its angle is
-    twice the dominant direction, its length the coherence (0 isotropic, 1 one direction). The
-    map is the squared distance of each pixel's vector from the image's median vector: a chipped
-    region whose scratches run across a ground surface's streaks, or a smooth patch among them.
-    The median vector's length says how much of a typical grain there is to depart from.
+    The structure tensor (the gradients' outer products, Gaussian-smoothed by ``sigma``) as
+    (Jxx - Jyy, 2 Jxy) / (Jxx + Jyy): its angle is twice the dominant direction, its length the
+    coherence (0 isotropic, 1 one direction).
     """
     g = image.mean(1, keepdim=True)
     gx = F.pad(g[..., :, 2:] - g[..., :, :-2], (1, 1, 0, 0), mode="replicate")
     gy = F.pad(g[..., 2:, :] - g[..., :-2, :], (0, 0, 1, 1), mode="replicate")
     jxx, jyy, jxy = (gaussian_blur(t, sigma) for t in (gx * gx, gy * gy, gx * gy))
     trace = (jxx + jyy).clamp_min(1e-12)
-    a, b = (jxx - jyy) / trace, 2 * jxy / trace
+    return (jxx - jyy) / trace, 2 * jxy / trace
+
+
+def grain_error(image: torch.Tensor, sigma: float) -> tuple[torch.Tensor, float]:
+    """How far the local grain differs from the image's typical grain (1, 1, H, W), and how
+    strong that typical grain is (0..1).
+
+    The map is the squared distance of each pixel's :func:`grain_vector` from the image's median
+    vector: a chipped region whose scratches run across a ground surface's streaks, or a smooth
+    patch among them. The median vector's length says how much of a typical grain there is to
+    depart from.
+    """
+    a, b = grain_vector(image, sigma)
     a0, b0 = a.median(), b.median()
     return (a - a0).pow(2) + (b - b0).pow(2), float(torch.hypot(a0, b0))
 
@@ -410,3 +423,34 @@ def contrast_error(image: torch.Tensor, sigma: float) -> torch.Tensor:
     surroundings.
     """
     return log_contrast(image, sigma).pow(2)
+
+
+# The share of pixels, those nearest the image's typical neighbourhood, whose spread the region
+# map measures distances in: the rest are the candidates for defects, left out so that a large
+# region does not widen the spread it is measured against.
+REGION_INLIERS = 0.8
+
+
+def region_error(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """How far each pixel's neighbourhood departs from the image's typical neighbourhood in its
+    statistics taken together (1, 1, H, W): a robust Mahalanobis distance.
+
+    Three statistics over a Gaussian neighbourhood of ``sigma``: the roughness
+    (:func:`log_contrast`) and the grain (:func:`grain_vector`'s two components). Each is centred
+    on its image median and scaled by its median absolute deviation; their covariance comes from
+    the :data:`REGION_INLIERS` pixels nearest the centre. Where the contrast and grain maps each
+    see one statistic at a fine scale, this map weighs them against their joint spread over a
+    wider neighbourhood, so a region a little rougher and of a little other grain at once departs
+    further than either statistic alone says (docs/RESULTS.md, "Regions: the region map").
+    """
+    stats = torch.cat([log_contrast(image, sigma), *grain_vector(image, sigma)], 1).flatten(2)[0]
+    centre = stats.median(1, keepdim=True).values
+    spread = 1.4826 * (stats - centre).abs().median(1, keepdim=True).values + 1e-6
+    z = (stats - centre) / spread
+    d0 = z.pow(2).sum(0)
+    # torch.quantile refuses more than 16 M values: a subsample of at most ~100 k sets the cut.
+    cut = torch.quantile(d0[:: max(1, d0.numel() // 100_000)], REGION_INLIERS)
+    inliers = z[:, d0 <= cut]
+    # A small ridge keeps the solve defined on a flat image, where every statistic is constant.
+    cov = inliers @ inliers.T / max(1, inliers.shape[1]) + 1e-3 * torch.eye(z.shape[0], dtype=z.dtype)
+    return (z * torch.linalg.solve(cov, z)).sum(0).view(1, 1, *image.shape[-2:])

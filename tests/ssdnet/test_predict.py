@@ -1,3 +1,4 @@
+import math
 import pytest
 import torch
 
@@ -7,7 +8,7 @@ from ssdnet.model import UNet
 from ssdnet.predict import (GRAIN_RAMP, aggregate, border_calibrate, calibrated, checkerboard_masks, contrast_error,
                             gate_share, gaussian_blur, grain_error, heatmap, heatmap_and_share, inpainted,
                             intensity_error, level_error, log_contrast, median_fill, predictability, ratio_to_mean,
-                            reconstruction_error, structural_error, texture_weight)
+                            reconstruction_error, region_error, structural_error, texture_weight)
 
 
 def _edge_heavy(h: int = 64, w: int = 80) -> torch.Tensor:
@@ -212,10 +213,10 @@ def _gate_case():
     torch.manual_seed(0)
     model = UNet(1, 4).eval()
     x = _stripes(40, 56)[0] + 0.05 * torch.rand(1, 40, 56)
-    # Without the grain and contrast maps, which the tests that build the surface map by hand
+    # Without the grain, contrast and region maps, which the tests that build the surface map by hand
     # leave out (their own tests add them).
     return model, x, build_extractor("patchncc", 1), ssdnet.resolve(preset="fast", surface_grain=0.0,
-                                                                   surface_contrast=0.0)
+                                                                   surface_contrast=0.0, surface_region=0.0)
 
 
 @torch.inference_mode()
@@ -370,3 +371,37 @@ def test_the_contrast_map_joins_the_surface_map_at_full_weight():
     n = 1 + len(cfg.surface_window_list) + (cfg.surface_level > 0)  # the fills' maps and the level map
     assert torch.allclose(with_contrast, (n * plain + contrast) / (n + 1), atol=1e-5)
     assert not torch.allclose(with_contrast, plain, atol=1e-3)
+
+
+def _angled_streaks(angle: float, size: int) -> torch.Tensor:
+    """(size, size) sinusoidal grinding streaks at ``angle`` radians from vertical."""
+    ys, xs = torch.meshgrid(torch.arange(float(size)), torch.arange(float(size)), indexing="ij")
+    return 0.06 * torch.sin(0.9 * (xs * math.cos(angle) + ys * math.sin(angle)))
+
+
+def test_the_region_map_finds_a_large_region_of_other_grain_or_roughness():
+    size = 128
+    gen = torch.Generator().manual_seed(4)
+    ys, xs = torch.meshgrid(torch.arange(float(size)), torch.arange(float(size)), indexing="ij")
+    # A third of the image: its spread must not set the spread it is measured against.
+    region = ((ys - 64).abs() <= 36) & ((xs - 64).abs() <= 36)
+    grain = 0.03 * torch.randn(size, size, generator=gen)
+    turned = 0.5 + torch.where(region, _angled_streaks(0.35, size), _angled_streaks(0.0, size)) + grain
+    rougher = 0.5 + _angled_streaks(0.0, size) + torch.where(region, 1.5, 1.0) * grain
+    inner = (slice(12, -12), slice(12, -12))  # the blur's edge effects aside
+    for image in (turned, rougher):
+        m = region_error(image.view(1, 1, size, size).expand(1, 3, size, size), 6.0)
+        assert m.shape == (1, 1, size, size)
+        assert _pair_auroc(m[0, 0][inner], region[inner]) > 0.9  # 0.947 turned, 0.972 rougher (the blur rounds the edge)
+    # A flat image has no neighbourhood unlike the others.
+    assert torch.equal(region_error(torch.full((1, 1, 32, 32), 0.5), 4.0), torch.zeros(1, 1, 32, 32))
+
+
+def test_the_region_map_joins_the_surface_map_at_full_weight():
+    model, x, extractor, cfg = _gate_case()
+    plain = _surface_heatmap(model, x, extractor, cfg)
+    with_region = _surface_heatmap(model, x, extractor, cfg, surface_region=4.0)
+    region = ratio_to_mean(calibrated(region_error(x[None], 4.0), cfg.border_width, cfg.surface_sigma))[0, 0]
+    n = 1 + len(cfg.surface_window_list) + (cfg.surface_level > 0)  # the fills' maps and the level map
+    assert torch.allclose(with_region, (n * plain + region) / (n + 1), atol=1e-5)
+    assert not torch.allclose(with_region, plain, atol=1e-3)
