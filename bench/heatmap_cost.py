@@ -4,7 +4,8 @@ Times ``ssdnet.predict.heatmap`` on an untrained network (the cost does not depe
 weights) for a working image of the given size, with the gate forced to the texture map, to
 the surface map with the image-mean fill only (``surface_windows=0``) and to the surface map
 with the default fills, without and with its level map (``surface_level``), with its grain
-map too (``surface_grain``) and with its contrast map (``surface_contrast``, the default). Median of
+map too (``surface_grain``), its contrast map (``surface_contrast``) and its region map
+(``surface_region``, the default). Median of
 --repeats runs. Writes ``heatmap_cost.json`` into --out (bench/out by default), which
 bench/report.py renders into docs/PERFORMANCE.md.
 
@@ -29,14 +30,18 @@ from ssdnet.model import UNet  # noqa: E402
 from ssdnet.predict import heatmap  # noqa: E402
 
 SURFACE = dict(gate_low=1.0, gate_high=1.0)
+# Each case adds one map to the one before; the last is the default surface map, all maps in.
+NO_REGION = dict(surface_region=0.0)
 CASES = {"texture map": dict(gate_low=-1.0, gate_high=-1.0),
-         "surface map, image-mean fill only": dict(SURFACE, surface_windows="0", surface_grain=0.0,
+         "surface map, image-mean fill only": dict(SURFACE, **NO_REGION, surface_windows="0", surface_grain=0.0,
                                                    surface_contrast=0.0),
-         "surface map, default fills, no level map": dict(SURFACE, surface_level=0.0, surface_grain=0.0,
+         "surface map, default fills, no level map": dict(SURFACE, **NO_REGION, surface_level=0.0, surface_grain=0.0,
                                                           surface_contrast=0.0),
-         "surface map, default fills and level map, no grain map": dict(SURFACE, surface_grain=0.0,
+         "surface map, default fills and level map, no grain map": dict(SURFACE, **NO_REGION, surface_grain=0.0,
                                                                         surface_contrast=0.0),
-         "surface map, default fills, level and grain maps, no contrast map": dict(SURFACE, surface_contrast=0.0),
+         "surface map, default fills, level and grain maps, no contrast map": dict(SURFACE, **NO_REGION,
+                                                                                   surface_contrast=0.0),
+         "surface map, default fills, level, grain and contrast maps, no region map": dict(SURFACE, **NO_REGION),
          "surface map, default fills": SURFACE}
 
 
@@ -70,7 +75,7 @@ def main() -> None:
     result = {"height": args.height, "width": args.width, "threads": args.threads, "repeats": args.repeats,
               "seconds": rows, "surface_windows": cfg.surface_windows,
               "surface_level": cfg.surface_level, "surface_grain": cfg.surface_grain,
-              "surface_contrast": cfg.surface_contrast, "commit": commit(),
+              "surface_contrast": cfg.surface_contrast, "surface_region": cfg.surface_region, "commit": commit(),
               "command": "bench/heatmap_cost.py " + " ".join(sys.argv[1:])}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "heatmap_cost.json").write_text(json.dumps(result, indent=1))

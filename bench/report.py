@@ -84,7 +84,7 @@ def heatmap_section(data: dict) -> list[str]:
     s = data["seconds"]
     intro = (f"`{data['command']}` at commit `{data['commit']}`: one {data['width']}x{data['height']} working "
              f"image (3 channels), {data['threads']} torch thread(s), median of {data['repeats']} runs; the gate "
-             "forced to each side (docs/METHOD.md, heatmap steps 5-9). The fit before it is the table above.")
+             "forced to each side (docs/METHOD.md, heatmap steps 5-10). The fit before it is the table above.")
     rows = [["texture map", f"{s['texture map']:.2f}"],
             ["surface map, image-mean fill only (`surface_windows=0`)", f"{s['surface map, image-mean fill only']:.2f}"],
             [f"surface map, default fills (`surface_windows={data['surface_windows']}`), no level map "
@@ -97,8 +97,13 @@ def heatmap_section(data: dict) -> list[str]:
         rows.append([f"surface map, default fills, level map and grain map "
                      f"(`surface_grain={data['surface_grain']:g}`)", f"{grain:.2f}"])
     if "surface_contrast" in data:  # measured since the contrast map joined the surface map
+        contrast = s.get("surface map, default fills, level, grain and contrast maps, no region map",
+                         s["surface map, default fills"])
         rows.append([f"surface map, default fills, level, grain and contrast maps "
-                     f"(`surface_contrast={data['surface_contrast']:g}`)", f"{s['surface map, default fills']:.2f}"])
+                     f"(`surface_contrast={data['surface_contrast']:g}`)", f"{contrast:.2f}"])
+    if "surface_region" in data:  # measured since the region map joined the surface map
+        rows.append([f"surface map, default fills, level, grain, contrast and region maps "
+                     f"(`surface_region={data['surface_region']:g}`)", f"{s['surface map, default fills']:.2f}"])
     return section("Seconds of the heatmap (after the fit)", intro, ["heatmap", "seconds"], rows)
 
 

@@ -53,7 +53,8 @@ def test_heatmap_cost_times_each_gate_side(tmp_path):
     assert set(seconds) == {"texture map", "surface map, image-mean fill only", "surface map, default fills",
                             "surface map, default fills, no level map",
                             "surface map, default fills and level map, no grain map",
-                            "surface map, default fills, level and grain maps, no contrast map"}
+                            "surface map, default fills, level and grain maps, no contrast map",
+                            "surface map, default fills, level, grain and contrast maps, no region map"}
     assert all(s > 0 for s in seconds.values())
     saved = json.loads((tmp_path / "heatmap_cost.json").read_text())
     assert saved["seconds"] == seconds and saved["command"].startswith("bench/heatmap_cost.py --height 32")
@@ -64,7 +65,9 @@ def test_heatmap_cost_times_each_gate_side(tmp_path):
     assert f"level map (`surface_level=5`) | {level:.2f} |" in page
     grain = seconds["surface map, default fills, level and grain maps, no contrast map"]
     assert f"grain map (`surface_grain=4`) | {grain:.2f} |" in page
-    assert f"contrast maps (`surface_contrast=1`) | {seconds['surface map, default fills']:.2f} |" in page
+    contrast = seconds["surface map, default fills, level, grain and contrast maps, no region map"]
+    assert f"contrast maps (`surface_contrast=1`) | {contrast:.2f} |" in page
+    assert f"region maps (`surface_region=8`) | {seconds['surface map, default fills']:.2f} |" in page
 
 
 def test_heatmap_variants_scores_damaged_inputs_and_prints_each_texture_share(tmp_path):

@@ -392,7 +392,8 @@ def test_the_region_map_finds_a_large_region_of_other_grain_or_roughness():
     for image in (turned, rougher):
         m = region_error(image.view(1, 1, size, size).expand(1, 3, size, size), 6.0)
         assert m.shape == (1, 1, size, size)
-        assert _pair_auroc(m[0, 0][inner], region[inner]) > 0.9  # 0.947 turned, 0.972 rougher (the blur rounds the edge)
+        # 0.947 turned, 0.972 rougher: the blur rounds the region's edge.
+        assert _pair_auroc(m[0, 0][inner], region[inner]) > 0.9
     # A flat image has no neighbourhood unlike the others.
     assert torch.equal(region_error(torch.full((1, 1, 32, 32), 0.5), 4.0), torch.zeros(1, 1, 32, 32))
 
