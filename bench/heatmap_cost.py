@@ -30,8 +30,8 @@ from ssdnet.model import UNet  # noqa: E402
 from ssdnet.predict import heatmap  # noqa: E402
 
 SURFACE = dict(gate_low=1.0, gate_high=1.0)
-# Each case adds one map to the one before; the last is the default surface map, all maps in.
 NO_REGION = dict(surface_region=0.0)
+# Each surface case adds one map to the one before; the last is the default surface map, all maps in.
 CASES = {"texture map": dict(gate_low=-1.0, gate_high=-1.0),
          "surface map, image-mean fill only": dict(SURFACE, **NO_REGION, surface_windows="0", surface_grain=0.0,
                                                    surface_contrast=0.0),
