@@ -30,18 +30,23 @@ from ssdnet.model import UNet  # noqa: E402
 from ssdnet.predict import heatmap  # noqa: E402
 
 SURFACE = dict(gate_low=1.0, gate_high=1.0)
-NO_REGION = dict(surface_region=0.0)
+# The surface map's optional maps in the order they joined it; a case keeps the first few.
+LATER_MAPS = ("surface_level", "surface_grain", "surface_contrast", "surface_region")
+
+
+def surface_case(kept: int, **over) -> dict:
+    """The surface map with the first ``kept`` of :data:`LATER_MAPS` (the rest at 0)."""
+    return dict(SURFACE, **{name: 0.0 for name in LATER_MAPS[kept:]}, **over)
+
+
 # Each surface case adds one map to the one before; the last is the default surface map, all maps in.
 CASES = {"texture map": dict(gate_low=-1.0, gate_high=-1.0),
-         "surface map, image-mean fill only": dict(SURFACE, **NO_REGION, surface_windows="0", surface_grain=0.0,
-                                                   surface_contrast=0.0),
-         "surface map, default fills, no level map": dict(SURFACE, **NO_REGION, surface_level=0.0, surface_grain=0.0,
-                                                          surface_contrast=0.0),
-         "surface map, default fills and level map, no grain map": dict(SURFACE, **NO_REGION, surface_grain=0.0,
-                                                                        surface_contrast=0.0),
-         "surface map, default fills, level and grain maps, no contrast map": dict(SURFACE, **NO_REGION,
-                                                                                   surface_contrast=0.0),
-         "surface map, default fills, level, grain and contrast maps, no region map": dict(SURFACE, **NO_REGION),
+         # Without local fills there is no level map to leave out.
+         "surface map, image-mean fill only": surface_case(1, surface_windows="0"),
+         "surface map, default fills, no level map": surface_case(0),
+         "surface map, default fills and level map, no grain map": surface_case(1),
+         "surface map, default fills, level and grain maps, no contrast map": surface_case(2),
+         "surface map, default fills, level, grain and contrast maps, no region map": surface_case(3),
          "surface map, default fills": SURFACE}
 
 
