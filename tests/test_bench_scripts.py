@@ -178,3 +178,29 @@ def test_a_diagnostic_script_names_why_its_set_cannot_be_read(tmp_path):
     res = subprocess.run([sys.executable, "bench/region_contrast.py", "--datasets", str(tmp_path), "--set", "absent",
                           "--dev", "3"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "--dev needs the --limit" in res.stderr, res.stderr
+
+
+def test_subset_spread_scores_the_whole_set_as_the_evaluation_does(tmp_path):
+    from ssdnet.evaluation import evaluate
+    from ssdnet.synthetic import write_dataset
+    write_dataset(tmp_path / "sets" / "alpha", 6, size=48, good=1, seed=0)
+    base = [sys.executable, "bench/subset_spread.py", "--datasets", str(tmp_path / "sets"), "--set", "alpha",
+            "--methods", "spectral-residual,glcm", "--limit", "3", "--maps", str(tmp_path / "maps")]
+    for shard in ("0/2", "1/2"):  # two processes share the maps
+        res = subprocess.run([*base, "--shard", shard], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+    assert len(list((tmp_path / "maps" / "alpha" / "glcm").glob("*.npy"))) == 6
+    res = subprocess.run([*base, "--draws", "4"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    for method in ("spectral-residual", "glcm"):
+        whole = evaluate(tmp_path / "sets" / "alpha", method)
+        line = next(x for x in res.stdout.splitlines() if x.startswith(f"{method}: "))
+        assert f"all 6 {whole['pixel_auroc']:.4f} / {whole['pixel_auprc']:.4f}; test 3 " in line
+        assert "4 draws of 3" in line
+    assert "glcm ahead of spectral-residual: auroc in " in res.stdout
+
+
+def test_subset_spread_names_a_missing_set(tmp_path):
+    res = subprocess.run([sys.executable, "bench/subset_spread.py", "--datasets", str(tmp_path), "--set", "absent",
+                          "--limit", "3"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and res.stderr.strip().endswith("absent: no such directory"), res.stderr
