@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         for m in methods:
             compute_maps(samples, m, args.preset, folders[m], shard)
         return 0
+    missing = [f"{m}/{s.id}" for m in methods for s in samples if not (folders[m] / f"{s.id}.npy").exists()]
+    if missing:
+        ap.error(f"{len(missing)} maps not computed yet (first {missing[0]}): run without --draws first")
     pixels = {m: pixels_of(samples, folders[m]) for m in methods}
     test = stratified(samples, args.limit)
     per_class = Counter(s.defect for s in test)

@@ -186,6 +186,8 @@ def test_subset_spread_scores_the_whole_set_as_the_evaluation_does(tmp_path):
     write_dataset(tmp_path / "sets" / "alpha", 6, size=48, good=1, seed=0)
     base = [sys.executable, "bench/subset_spread.py", "--datasets", str(tmp_path / "sets"), "--set", "alpha",
             "--methods", "spectral-residual,glcm", "--limit", "3", "--maps", str(tmp_path / "maps")]
+    early = subprocess.run([*base, "--draws", "4"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert early.returncode == 2 and "12 maps not computed yet" in early.stderr, early.stderr
     for shard in ("0/2", "1/2"):  # two processes share the maps
         res = subprocess.run([*base, "--shard", shard], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr
