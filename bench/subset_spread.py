@@ -2,7 +2,7 @@
 map of every image is computed once (kept as .npy under bench/out/maps/<set>/<method>/,
 resumable, ``--shard i/n`` splits the work across processes), then many random subsets of the
 size of the ``--limit`` test subset (same number of images per defect class) are scored, as
-bench/accuracy.py scores a subset: pooled pixels, exact metrics.
+bench/accuracy.py scores a subset: pooled pixels, the same metrics.
 
     .venv/bin/python bench/subset_spread.py --set crackforest --methods ssdnet,ssd --limit 20 --shard 0/2
     .venv/bin/python bench/subset_spread.py --set crackforest --methods ssdnet,ssd --limit 20 --draws 200
@@ -23,11 +23,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ssdnet.evaluation.datasets import DatasetError, list_samples, read_mask, stratified  # noqa: E402
-from ssdnet.evaluation.pooled import Pixels, curve_metrics, exact_counts, region_weights  # noqa: E402
+from ssdnet.evaluation.pooled import Pixels, PooledMetrics, image_pixels  # noqa: E402
 from ssdnet.evaluation.runner import method_function  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "maps"
-METRICS = ("auroc", "auprc")
+METRICS = {"auroc": "pixel_auroc", "auprc": "pixel_auprc"}
 
 
 def compute_maps(samples, method: str, preset: str, folder: Path, shard: tuple[int, int]) -> None:
@@ -42,20 +42,18 @@ def compute_maps(samples, method: str, preset: str, folder: Path, shard: tuple[i
 
 
 def pixels_of(samples, folder: Path) -> dict[str, tuple[Pixels, int]]:
-    out = {}
-    for s in samples:
-        m = np.load(folder / f"{s.id}.npy")
-        mask = read_mask(s.mask, m.shape)
-        mask = np.zeros(m.shape, bool) if mask is None else mask
-        weights, regions = region_weights(mask)
-        out[s.id] = (Pixels(m.ravel(), mask.ravel().astype(bool), weights.ravel().astype(np.float32)), regions)
-    return out
+    """Each image's pooled pixels, made once: the defect regions are labelled once, not per draw."""
+    maps = ((s, np.load(folder / f"{s.id}.npy")) for s in samples)
+    return {s.id: image_pixels(m, read_mask(s.mask, m.shape)) for s, m in maps}
 
 
 def pooled(pixels: dict[str, tuple[Pixels, int]], ids: list[str]) -> dict[str, float]:
-    joined = Pixels.join([pixels[i][0] for i in ids])
-    counts = exact_counts(joined.scores, joined.labels, joined.weights, sum(pixels[i][1] for i in ids))
-    return curve_metrics(counts)
+    """The metrics of these images pooled, as bench/accuracy.py computes them (binned above its limit)."""
+    metrics = PooledMetrics()
+    for i in ids:
+        metrics.add_pixels(*pixels[i])
+    result = metrics.result()
+    return {k: result[v] for k, v in METRICS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

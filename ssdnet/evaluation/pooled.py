@@ -118,6 +118,19 @@ class Pixels:
         return Pixels(self.scores[index], self.labels[index], self.weights[index])
 
 
+def image_pixels(score_map: np.ndarray, mask: np.ndarray | None) -> tuple[Pixels, int]:
+    """One image's pixels as the pooled metrics take them, and its number of defect regions."""
+    if mask is None:
+        mask = np.zeros(score_map.shape, dtype=bool)
+    if score_map.shape != mask.shape:
+        raise ValueError(f"map {score_map.shape} and mask {mask.shape} differ in shape")
+    scores = np.asarray(score_map, dtype=np.float32).ravel()
+    if not np.isfinite(scores).all():
+        raise ValueError("map has NaN or infinite values")
+    weights, n = region_weights(mask)
+    return Pixels(scores, mask.ravel().astype(bool), weights.ravel().astype(np.float32)), n
+
+
 class PooledMetrics:
     """Accumulates maps and masks of a set; ``result()`` gives the pooled pixel metrics.
 
@@ -142,16 +155,12 @@ class PooledMetrics:
         return "exact" if self._cuts is None else "binned"
 
     def add(self, score_map: np.ndarray, mask: np.ndarray | None) -> None:
-        if mask is None:
-            mask = np.zeros(score_map.shape, dtype=bool)
-        if score_map.shape != mask.shape:
-            raise ValueError(f"map {score_map.shape} and mask {mask.shape} differ in shape")
-        scores = np.asarray(score_map, dtype=np.float32).ravel()
-        if not np.isfinite(scores).all():
-            raise ValueError("map has NaN or infinite values")
-        weights, n = region_weights(mask)
-        self._regions += n
-        pixels = Pixels(scores, mask.ravel().astype(bool), weights.ravel().astype(np.float32))
+        self.add_pixels(*image_pixels(score_map, mask))
+
+    def add_pixels(self, pixels: Pixels, regions: int) -> None:
+        """Add one image's :func:`image_pixels` (made once, they can be pooled in many sets)."""
+        scores = pixels.scores
+        self._regions += regions
         if self._cuts is None and self._kept_size + scores.size <= self.exact_limit:
             self._kept.append(pixels)
             self._kept_size += scores.size
