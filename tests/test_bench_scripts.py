@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -199,7 +200,13 @@ def test_subset_spread_scores_the_whole_set_as_the_evaluation_does(tmp_path):
         line = next(x for x in res.stdout.splitlines() if x.startswith(f"{method}: "))
         assert f"all 6 {whole['pixel_auroc']:.4f} / {whole['pixel_auprc']:.4f}; test 3 " in line
         assert "4 draws of 3" in line
-    assert "glcm ahead of spectral-residual: auroc in " in res.stdout
+    for a, b in (("glcm", "spectral-residual"), ("spectral-residual", "glcm")):
+        pair = re.search(rf"^{a} ahead of {b}: auroc in (\d+)% of draws, auprc in (\d+)%", res.stdout, re.M)
+        first = re.search(rf"^{a} ahead of all others: auroc in (\d+)%, auprc in (\d+)%, both in (\d+)%",
+                          res.stdout, re.M)
+        assert pair and first, res.stdout
+        # with one other method, ahead of all others is ahead of that one; both never exceeds either
+        assert first.groups()[:2] == pair.groups() and int(first[3]) <= min(int(first[1]), int(first[2]))
 
 
 def test_subset_spread_names_a_missing_set(tmp_path):
