@@ -50,7 +50,8 @@ class ClusterSpec:
     host: str = _f("", "Address the scheduler (and local workers) bind to; empty: 127.0.0.1 for "
                    "local and cuda; batch kinds: interface, else every interface.")
     dashboard: bool = _f(True, "Serve the scheduler's dashboard.")
-    dashboard_address: str = _f("127.0.0.1:0", "Where the dashboard listens (port 0: any free port).")
+    dashboard_address: str = _f("127.0.0.1:0", "Where the dashboard listens (port 0: any free port); "
+                                "with the dashboard off, the scheduler's health and metrics pages still do.")
     # --- TLS between client, scheduler and workers
     tls_ca_file: str = _f("", "CA certificate (PEM) that signed every certificate below; "
                           "setting it makes every connection TLS-only.")

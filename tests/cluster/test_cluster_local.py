@@ -1,10 +1,14 @@
-"""The local kind: tasks run in spawned worker processes bound, with the dashboard, to loopback."""
+"""The local kind: tasks run in spawned worker processes bound, with the dashboard, to loopback.
+And no scheduler this process starts (local or jobqueue) reaches for a fixed port."""
 from __future__ import annotations
 
 import os
+import socket
+import warnings
 from urllib.parse import urlparse
 
 import dask
+import pytest
 
 import cluster
 
@@ -31,3 +35,41 @@ def test_local_binds_loopback_and_closes_what_it_started():
         except ProcessLookupError:
             alive = False
         assert not alive, f"worker process {pid} outlived connect()"
+
+
+
+@pytest.fixture
+def port_8787_held():
+    """distributed's scheduler serves HTTP (health, metrics) even without a dashboard, on 8787 unless
+    given an address: with 8787 held here, a scheduler that reached for it would warn and move."""
+    blocker = socket.socket()
+    try:
+        blocker.bind(("127.0.0.1", 8787))
+        blocker.listen()
+    except OSError:
+        pass  # held by someone else already: as good for the check
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+    blocker.close()
+
+
+def _moved(caught) -> list[str]:
+    return [str(w.message) for w in caught if "already in use" in str(w.message)]
+
+
+def test_local_without_dashboard_reaches_for_no_fixed_port(port_8787_held):
+    with cluster.connect(cluster.ClusterSpec(kind="local", workers=1, dashboard=False)) as client:
+        port = client.cluster.scheduler.http_server.port
+        assert client.submit(sum, [1, 2]).result() == 3
+    assert port != 8787 and not _moved(port_8787_held), _moved(port_8787_held)
+
+
+def test_jobqueue_scheduler_without_dashboard_reaches_for_no_fixed_port(port_8787_held):
+    from cluster.jobqueue import jobqueue_cluster
+    made = jobqueue_cluster(cluster.ClusterSpec(kind="slurm", dashboard=False, host="127.0.0.1"))  # no jobs yet
+    try:
+        port = made.scheduler.http_server.port
+    finally:
+        made.close()
+    assert port != 8787 and not _moved(port_8787_held), _moved(port_8787_held)

@@ -118,7 +118,8 @@ def test_cluster_info_job_script_has_lifetime_and_gres(tmp_path, capsys):
 def test_cluster_info_asks_a_running_scheduler(tmp_path, capsys):
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as lc:
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False}) as lc:
         rc, out, err = run(capsys, "cluster", "info", "--scheduler", lc.scheduler_address, "--json")
     assert rc == 0, err
     info = json.loads(out)
