@@ -81,8 +81,7 @@ def worker_job_script(spec: ClusterSpec) -> str:
 def jobqueue_cluster(spec: ClusterSpec):
     cls = getattr(_module(), f"{_CLASSES[spec.kind]}Cluster")
     kw = job_kwargs(spec)
-    # As for a local cluster: the HTTP server listens on our address even with the dashboard off.
-    scheduler_options: dict[str, Any] = {"dashboard_address": spec.dashboard_address, "dashboard": spec.dashboard}
+    scheduler_options = dict(spec.scheduler_http)
     if spec.host:
         scheduler_options["host"] = spec.host
     try:

@@ -16,11 +16,7 @@ def _common(spec: ClusterSpec) -> dict[str, Any]:
     return dict(
         threads_per_worker=spec.threads_per_worker,
         host=spec.host or "127.0.0.1",
-        # The scheduler's HTTP server (health, metrics) listens even without a dashboard, and on
-        # 8787 unless told an address: always give it ours (port 0 by default) so two scans on
-        # one node never reach for the same port.
-        dashboard_address=spec.dashboard_address,
-        scheduler_kwargs={"dashboard": spec.dashboard},
+        scheduler_kwargs=spec.scheduler_http,  # over LocalCluster's own dashboard_address (8787)
         memory_limit=spec.memory_limit,
         security=make_security(spec),
         protocol=protocol(spec),

@@ -106,6 +106,13 @@ class ClusterSpec:
         """Worker processes per batch job: one per GPU on GPU jobs, else ``processes`` or 1."""
         return self.processes or self.gpus_per_job or 1
 
+    @property
+    def scheduler_http(self) -> dict[str, Any]:
+        """The scheduler's HTTP options, for every scheduler this process starts. Its HTTP server
+        (health, metrics) listens even without a dashboard, on 8787 unless given an address: always
+        give it ours (port 0 by default), so two schedulers on one node never reach for one port."""
+        return {"dashboard_address": self.dashboard_address, "dashboard": self.dashboard}
+
 
 def field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(ClusterSpec)]

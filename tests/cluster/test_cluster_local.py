@@ -37,7 +37,6 @@ def test_local_binds_loopback_and_closes_what_it_started():
         assert not alive, f"worker process {pid} outlived connect()"
 
 
-
 @pytest.fixture
 def port_8787_held():
     """distributed's scheduler serves HTTP (health, metrics) even without a dashboard, on 8787 unless
