@@ -72,9 +72,11 @@ class RandConv(Extractor):
 
     def __init__(self, channels: int = 1, width: int = 32, seed: int = 1234):
         super().__init__()
+        # Drawn on the CPU, whatever the device: the same seed gives the same filters everywhere,
+        # and buffers follow the module's .to(device).
         gen = torch.Generator().manual_seed(seed)
-        w1 = torch.randn(width, channels, 3, 3, generator=gen) / (3 * channels) ** 0.5
-        w2 = torch.randn(2 * width, width, 3, 3, generator=gen) / (3 * width) ** 0.5
+        w1 = torch.randn(width, channels, 3, 3, generator=gen, device="cpu") / (3 * channels) ** 0.5
+        w2 = torch.randn(2 * width, width, 3, 3, generator=gen, device="cpu") / (3 * width) ** 0.5
         self.register_buffer("w1", w1 - w1.mean(dim=(1, 2, 3), keepdim=True))
         self.register_buffer("w2", w2)
 
@@ -135,8 +137,9 @@ class VGG19(Extractor):
             else:
                 layers.append(nn.ReLU(inplace=False))
         self.features = nn.Sequential(*layers)
-        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+        # Buffers: made on the CPU, moved with the module by .to(device).
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN, device="cpu").view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD, device="cpu").view(1, 3, 1, 1))
         self.weights_path = str(find_vgg19_weights(weights))
         self._load(self.weights_path)
         self.requires_grad_(False)

@@ -453,5 +453,5 @@ def region_error(image: torch.Tensor, sigma: float) -> torch.Tensor:
     cut = torch.quantile(d0[:: max(1, d0.numel() // 100_000)], REGION_INLIERS)
     inliers = z[:, d0 <= cut]
     # A small ridge keeps the solve defined on a flat image, where every statistic is constant.
-    cov = inliers @ inliers.T / max(1, inliers.shape[1]) + 1e-3 * torch.eye(z.shape[0], dtype=z.dtype)
+    cov = inliers @ inliers.T / max(1, inliers.shape[1]) + 1e-3 * torch.eye(z.shape[0], dtype=z.dtype, device=z.device)
     return (z * torch.linalg.solve(cov, z)).sum(0).view(1, 1, *image.shape[-2:])

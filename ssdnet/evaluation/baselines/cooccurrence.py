@@ -34,8 +34,8 @@ def _quantise(g: np.ndarray) -> torch.Tensor:
 def _glcm_features(q: torch.Tensor) -> torch.Tensor:
     """(n_windows, features) for windows of ``q`` (H, W) of levels."""
     h, w = q.shape
-    i, j = torch.meshgrid(torch.arange(LEVELS, dtype=torch.float32), torch.arange(LEVELS, dtype=torch.float32),
-                          indexing="ij")
+    levels = torch.arange(LEVELS, dtype=torch.float32, device=q.device)
+    i, j = torch.meshgrid(levels, levels, indexing="ij")
     i, j = i.reshape(-1, 1), j.reshape(-1, 1)
     feats = []
     for dy, dx in OFFSETS:
@@ -72,10 +72,10 @@ def _first_order(g: np.ndarray) -> torch.Tensor:
 def _mahalanobis(feats: torch.Tensor) -> torch.Tensor:
     x = feats.double()
     x = (x - x.median(0).values) / (x.std(0) + 1e-9)
-    keep = torch.ones(x.shape[0], dtype=torch.bool)
+    keep = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
     for _ in range(2):
         centre = x[keep].median(0).values
-        cov = torch.cov((x[keep] - centre).T) + 1e-3 * torch.eye(x.shape[1], dtype=x.dtype)
+        cov = torch.cov((x[keep] - centre).T) + 1e-3 * torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
         d = x - centre
         dist = (d @ torch.linalg.inv(cov) * d).sum(1).clamp_min(0).sqrt()
         keep = dist <= torch.quantile(dist, INLIER_FRACTION)

@@ -41,7 +41,7 @@ def pg_lsr(image: np.ndarray, atoms: int = ATOMS, seed: int = SEED) -> np.ndarra
     idx = torch.multinomial(weight, min(atoms, int((weight > 0).sum())), replacement=False, generator=gen)
     d = x[idx].T                                                      # (dim, atoms)
     lam = RIDGE * float((x ** 2).sum(1).mean())
-    gram = d.T @ d + lam * torch.eye(d.shape[1], dtype=d.dtype)
+    gram = d.T @ d + lam * torch.eye(d.shape[1], dtype=d.dtype, device=d.device)
     codes = torch.linalg.solve(gram, d.T @ x.T)                       # (atoms, patches)
     residual = (x.T - d @ codes).norm(dim=0)
     return resize(spread(residual.float(), shape, PATCH, STRIDE), g.shape)
