@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Packed fits on one GPU: fits per minute for K = 1, 4, 16 in float32 and bfloat16, the speed-up,
-# and the K that ssdnet.pack_size picks from free memory (under 5 minutes).
-# Needs only Python 3.12+, torch, numpy and pillow: run from a plain checkout.
+# Every GPU code path once, and packed fits against the device's peak (bench/gpu_check.py): one
+# command, under 6 minutes on one GPU, one JSON. Needs Python 3.12+, torch, numpy and pillow;
+# the scan and eval parts also need dask, distributed, zarr and friends, installed here from
+# wheels in .whl/ when that folder exists (bench/gpu_wheels.sh fetches them on a machine with
+# network). Extra arguments go to gpu_check.py, e.g. --datasets DIR for the eval part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH=.
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/ssdnet-site .whl/*.whl
+    export PYTHONPATH="/tmp/ssdnet-site:${PYTHONPATH:-}"
+fi
+export PYTHONPATH=".:${PYTHONPATH:-}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv 2>/dev/null || true
-exec timeout 290 python3 bench/gpu_check.py "$@"
+out="${OUT:-bench/out}/gpu_check.json"
+exec timeout 360 python3 bench/gpu_check.py --out "$out" "$@"

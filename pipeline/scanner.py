@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import tarfile
 import threading
@@ -33,6 +34,7 @@ import cluster
 import ssdnet
 
 from pipeline.archive import Entry, count_entries, describe_all, iter_entries
+from pipeline.exitcodes import Refused
 from pipeline.flags import flag_store
 from pipeline.lock import store_lock
 from pipeline.scanoptions import ScanOptions, resolve_all, split_options
@@ -67,6 +69,8 @@ class Tally:
     written: int = 0
     writes: int = 0  # store updates (each a batch of rows)
     total: int | None = None  # entries to enumerate, once counted
+    in_flight: int = 0  # images in tasks on the cluster
+    mapped: int = 0  # of those, images whose map is made (packed tasks report each one)
 
     def __post_init__(self) -> None:
         self.errors: dict[str, str] = {}
@@ -86,8 +90,10 @@ def uses_cuda(cfg: ssdnet.Config) -> bool:
 
 
 @contextlib.contextmanager
-def open_client(opts: ScanOptions, cfg: ssdnet.Config) -> Iterator[Client]:
-    """The cluster the options name; by default a LocalCluster started and stopped here."""
+def open_client(opts: ScanOptions, cfg: ssdnet.Config) -> Iterator[tuple[Client, bool]]:
+    """The cluster the options name, and whether its workers share this machine's GPUs (then
+    each takes its own by name, :func:`pipeline.worker.gpu_index`); by default a LocalCluster
+    started and stopped here."""
     if opts.scheduler:
         spec = cluster.ClusterSpec(kind="address", address=opts.scheduler)
     elif opts.scheduler_file:
@@ -100,23 +106,47 @@ def open_client(opts: ScanOptions, cfg: ssdnet.Config) -> Iterator[Client]:
         # Worker processes read their resources from the config the nanny hands them.
         with dask.config.set({"distributed.worker.resources.GPU": 1} if gpus else {}):
             with cluster.connect(spec) as client:
-                yield client
+                yield client, gpus > 0
         return
     with cluster.connect(spec) as client:
-        yield client
+        yield client, False
+
+
+def worker_devices(client: Client, cfg: ssdnet.Config) -> dict[str, dict[str, Any]]:
+    """What each worker would fit on (:func:`ssdnet.describe_device`), asked of the workers
+    themselves: the client of a batch cluster usually has no GPU, its workers do. A device that
+    some worker cannot use (``--device cuda`` on a worker without CUDA) is refused."""
+    devices = client.run(ssdnet.describe_device, cfg.device)
+    bad = {w: d["error"] for w, d in devices.items() if d["error"]}
+    if bad:
+        worker, why = sorted(bad.items())[0]
+        more = f" (and {len(bad) - 1} more workers)" if len(bad) > 1 else ""
+        raise Refused(f"worker {worker}{more}: {why}")
+    return devices
+
+
+def gpu_resources(client: Client, own_gpus: bool) -> dict[str, int] | None:
+    """``{"GPU": 1}`` per task where every worker declares a GPU resource (the scan's own GPU
+    cluster does; a batch cluster may): one fit at a time per GPU whatever its threads. Never
+    asked of workers that do not declare it: such a task would wait forever."""
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    declared = bool(workers) and all(w.get("resources", {}).get("GPU") for w in workers.values())
+    return {"GPU": 1} if own_gpus or declared else None
 
 
 class Scanner:
     """One pass over the entries: submit, collect, time out, write."""
 
     def __init__(self, client: Client, writer: StoreWriter, cfg: ssdnet.Config, opts: ScanOptions,
-                 on_progress: Callable[[Tally, bool], None] | None = None, gpu: bool = False):
+                 on_progress: Callable[[Tally, bool], None] | None = None, gpu_workers: list[str] | None = None,
+                 resources: dict[str, int] | None = None):
         self.client, self.writer, self.cfg, self.opts = client, writer, cfg, opts
         self.on_progress = on_progress
-        self.resources = {"GPU": 1} if gpu else None
-        self.tally = Tally()
+        self.resources = resources
+        self.gpu_workers = list(gpu_workers or [])
         self.pending: dict[str, Pending] = {}
         self.in_flight = 0  # images in pending tasks
+        self.mapped: dict[str, int] = {}  # token -> maps its task has made so far
         self.buffer: list[tuple[Member, bytes]] = []  # images waiting to fill a pack
         self.started: dict[str, tuple[float, str, list[int] | None]] = {}
         self.topic = f"ssdnet-start-{uuid.uuid4().hex}"
@@ -124,12 +154,17 @@ class Scanner:
         self.staged: list[dict[str, Any]] = []  # finished rows not yet in the store
         self.staged_since = 0.0
         self._slots = (0.0, 2)
-        self.pack = self._choose_pack(gpu)
+        self.pack = self._choose_pack()
         if self.pack > 1:
             log.info("packing %d fits per task", self.pack)
+        self.tally = Tally()  # the rate counts from here: the pack's measurement is set-up, like the cluster's
 
-    def _on_start(self, event: tuple[float, dict[str, Any]]) -> None:
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
         msg = event[1]
+        if msg.get("kind") == "map":
+            if msg["token"] in self.pending:
+                self.mapped[msg["token"]] = msg["done"]
+            return
         self.started[msg["token"]] = (time.monotonic(), msg.get("worker", ""), msg.get("shape"))
 
     def limit(self) -> int:
@@ -140,18 +175,31 @@ class Scanner:
             self._slots = (time.monotonic(), value)
         return value * self.pack
 
-    def _choose_pack(self, gpu: bool) -> int:
-        """--pack, or on GPU workers what the fullest device takes (each worker measures its own)."""
+    def _choose_pack(self) -> int:
+        """--pack, or on GPU workers the pack each one measured (:func:`ssdnet.pack_size`: the
+        knee of fits per minute under its memory cap), the smallest of them; 1 on CPU workers."""
         if self.opts.pack > 0:
             return self.opts.pack
-        if not gpu:
+        if not self.gpu_workers:
             return 1
-        sizes = self.client.run(ssdnet.pack_size, self.cfg)
+        t = time.monotonic()
+        sizes = self.client.run(ssdnet.pack_size, self.cfg, workers=self.gpu_workers)
+        log.info("pack sizes measured on %d GPU worker(s) in %.1f s: %s", len(sizes), time.monotonic() - t,
+                 ", ".join(f"{w} {k}" for w, k in sorted(sizes.items())))
         return max(1, min(sizes.values(), default=1))
+
+    def pack_now(self) -> int:
+        """The pack, made smaller near the end so that no worker idles while another fits a big
+        pack: at most ceil(images left / workers), once the entries are counted."""
+        if self.pack == 1 or self.tally.total is None:
+            return self.pack
+        left = len(self.buffer) + max(0, self.tally.total - self.tally.seen)
+        workers = max(1, len(self.gpu_workers) or len(self.client.nthreads()))
+        return max(1, min(self.pack, math.ceil(left / workers)))
 
     def queue(self, entry: Entry, sha: str) -> None:
         self.buffer.append((Member(entry.id, entry.path, sha), entry.data))
-        if len(self.buffer) >= self.pack:
+        if len(self.buffer) >= self.pack_now():
             self.flush()
 
     def flush(self) -> None:
@@ -169,12 +217,13 @@ class Scanner:
 
     def _done(self, token: str) -> Pending | None:
         p = self.pending.pop(token, None)
+        self.mapped.pop(token, None)
         if p is not None:
             self.in_flight -= len(p.members)
         return p
 
     def run(self, entries: Iterator[Entry]) -> Tally:
-        self.client.subscribe_topic(self.topic, self._on_start)
+        self.client.subscribe_topic(self.topic, self._on_event)
         exhausted = False
         last_report = 0.0
         try:
@@ -196,6 +245,7 @@ class Scanner:
                 if not ready and self.pending:
                     time.sleep(POLL_S)
                 if self.on_progress and time.monotonic() - last_report > 0.5:
+                    self.tally.in_flight, self.tally.mapped = self.in_flight, sum(self.mapped.values())
                     self.on_progress(self.tally, exhausted)
                     last_report = time.monotonic()
         finally:
@@ -204,6 +254,7 @@ class Scanner:
                 self.client.cancel([p.future for p in self.pending.values()])
             self._stage([], final=True)  # interrupted or not, finished fits are kept
         if self.on_progress:
+            self.tally.in_flight, self.tally.mapped = 0, 0
             self.on_progress(self.tally, True)
         return self.tally
 
@@ -304,18 +355,22 @@ class Scanner:
                 log.warning("failed: %s: %s", rec["id"], rec["error"])
 
 
-def _count_in_background(tally: Tally, srcs: list, opts: ScanOptions) -> None:
-    """The progress line's total: names only, beside the scan, so fitting starts at once."""
+def _count_in_background(tally: Tally, srcs: list, opts: ScanOptions) -> threading.Thread:
+    """The progress line's total and the tail's pack size: names only, beside the scan, so
+    fitting starts at once."""
     def count() -> None:
         try:
             tally.total = count_entries(srcs, opts.include, opts.exclude)
         except (OSError, tarfile.TarError, zipfile.BadZipFile):
             pass  # the scan itself reports unreadable sources
-    threading.Thread(target=count, name="ssdnet-count", daemon=True).start()
+    thread = threading.Thread(target=count, name="ssdnet-count", daemon=True)
+    thread.start()
+    return thread
 
 
-def summary(store: str, tally: Tally, dashboard: str = "") -> dict[str, Any]:
+def summary(store: str, tally: Tally, dashboard: str = "", pack: int = 1, gpu_workers: int = 0) -> dict[str, Any]:
     return {"store": store, "ok": tally.ok, "failed": tally.failed, "skipped": tally.skipped,
+            "pack": pack, "gpu_workers": gpu_workers,
             "images_per_minute": round(tally.rate(), 2), "failed_ids": sorted(tally.errors),
             "errors": dict(sorted(tally.errors.items())),
             "seconds": round(time.monotonic() - tally.start, 2),
@@ -343,21 +398,25 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
         writer = StoreWriter(store, cfg, opts.map_dtype)
         try:
             with contextlib.ExitStack() as stack:
+                own_gpus = False
                 if client is None:
-                    client = stack.enter_context(open_client(opts, cfg))
-                    gpu = uses_cuda(cfg)
-                else:
-                    gpu = False  # an outside cluster's resources are its own business
+                    client, own_gpus = stack.enter_context(open_client(opts, cfg))
                 if on_client:
                     on_client(client)
-                client.register_plugin(TorchThreads(cfg.threads, gpu, cfg))
-                log.info("scan %s -> %s on %s (dashboard %s)", [s.location for s in srcs], store,
-                         client.scheduler.address, client.dashboard_link)
-                scanner = Scanner(client, writer, cfg, opts, on_progress, gpu)
-                if on_progress:
-                    _count_in_background(scanner.tally, srcs, opts)
+                client.register_plugin(TorchThreads(cfg.threads, own_gpus, cfg))
+                # What the workers have, not who started them, decides GPU placement and packing.
+                devices = worker_devices(client, cfg)
+                gpu_workers = sorted(w for w, d in devices.items() if d["type"] == "cuda")
+                log.info("scan %s -> %s on %s (dashboard %s); %d worker(s), %d with a GPU",
+                         [s.location for s in srcs], store, client.scheduler.address, client.dashboard_link,
+                         len(devices), len(gpu_workers))
+                scanner = Scanner(client, writer, cfg, opts, on_progress, gpu_workers,
+                                  gpu_resources(client, own_gpus) if gpu_workers else None)
+                counting = _count_in_background(scanner.tally, srcs, opts)
+                if scanner.pack > 1:
+                    counting.join(timeout=5)  # a small archive's tail is sized from the start
                 tally = scanner.run(iter_entries(srcs, opts.include, opts.exclude))
-                result = summary(store, tally, client.dashboard_link)
+                result = summary(store, tally, client.dashboard_link, scanner.pack, len(gpu_workers))
         finally:
             writer.close()
         # Only after a finished pass, and on the closed store (one row per image): flags are

@@ -10,6 +10,7 @@ from typing import Any
 import ssdnet
 
 from pipeline.exitcodes import Refused
+from pipeline.progress import PROGRESS_EVERY
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,13 @@ class ScanOptions:
     anomaly_z: float = 3.5             # flag ok images whose robust z of score_max reaches this (flags.py)
     threshold: float = 0.0             # or, when > 0, whose score_max reaches this
     fail_on_anomaly: bool = False      # ssdnet scan: exit 4 when any image is flagged
+    progress_every: float = PROGRESS_EVERY  # ssdnet scan off a terminal: seconds between progress lines (0: none)
 
     def __post_init__(self) -> None:
         if self.map_dtype not in ("float32", "float16"):
             raise Refused(f"map_dtype must be float32 or float16 (got {self.map_dtype!r})")
-        if self.timeout < 0 or self.workers < 0 or self.pack < 0 or self.write_every < 0:
-            raise Refused("timeout, workers, pack and write_every must not be negative")
+        if min(self.timeout, self.workers, self.pack, self.write_every, self.progress_every) < 0:
+            raise Refused("timeout, workers, pack, write_every and progress_every must not be negative")
         if self.anomaly_z <= 0 or self.threshold < 0:
             raise Refused("anomaly_z must be positive and threshold not negative")
         if self.scheduler and self.scheduler_file:

@@ -5,6 +5,7 @@ They never touch the sources or the store, so a cluster needs no shared filesyst
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from PIL import Image
 
 import ssdnet
+from cluster.gpu import WORKERS_PER_JOB_ENV, device_for
 from ssdnet.overlay import to_rgb8
 
 THUMB_MAX = 256
@@ -63,9 +65,26 @@ def now_ns() -> int:
     return time.time_ns()
 
 
+def gpu_index(worker_name: Any, count: int, spread: bool) -> int:
+    """The CUDA device a worker that sees ``count`` devices fits on.
+
+    ``spread``: the workers of a cluster the scan started on this machine all see every GPU, and
+    each takes the one its name (0..n-1) gives. Elsewhere the cluster has placed its workers
+    already: dask-cuda lists a worker's own GPU first in its CUDA_VISIBLE_DEVICES, and a batch
+    job's preload (``cluster.gpu``) keeps only the worker's own; a job's workers that still see
+    several GPUs pick theirs by the ``-<i>`` suffix of their names, as that preload does.
+    """
+    if count <= 1:
+        return 0
+    if spread:
+        return (worker_name if isinstance(worker_name, int) else 0) % count
+    per_job = int(os.environ.get(WORKERS_PER_JOB_ENV, "1") or 1)
+    return int(device_for(str(worker_name), per_job, [str(i) for i in range(count)])) % count
+
+
 class TorchThreads(WorkerPlugin):
-    """Give each worker process ``threads`` torch threads and, with CUDA, its own GPU, then warm
-    torch up with one tiny fit.
+    """Give each worker process ``threads`` torch threads and, where it sees a GPU, its own GPU
+    (:func:`gpu_index`), then warm torch up with one tiny fit.
 
     The nanny starts workers with OMP_NUM_THREADS=1, so torch has to be told in the worker.
     A process's first fit costs seconds more than the next (kernel set-up); done here, before
@@ -75,9 +94,9 @@ class TorchThreads(WorkerPlugin):
 
     name = "ssdnet-torch-threads"
 
-    def __init__(self, threads: int, gpu: bool = False, cfg: ssdnet.Config | None = None):
+    def __init__(self, threads: int, spread: bool = False, cfg: ssdnet.Config | None = None):
         self.threads = threads
-        self.gpu = gpu
+        self.spread = spread
         self.cfg = cfg
 
     def setup(self, worker: Any) -> None:
@@ -86,24 +105,25 @@ class TorchThreads(WorkerPlugin):
         keep_freed_memory()
         if self.threads > 0:
             torch.set_num_threads(self.threads)
-        if self.gpu and torch.cuda.is_available():
-            # LocalCluster names its workers 0..n-1: one GPU each.
-            index = worker.name if isinstance(worker.name, int) else 0
-            torch.cuda.set_device(index % torch.cuda.device_count())
-        if self.cfg is not None:
+        wants_cuda = self.cfg is None or self.cfg.device in ("auto", "cuda")  # cuda:N names its own
+        if wants_cuda and torch.cuda.is_available():
+            torch.cuda.set_device(gpu_index(worker.name, torch.cuda.device_count(), self.spread))
+        if self.cfg is not None and not ssdnet.describe_device(self.cfg.device)["error"]:
             texture = np.random.default_rng(0).random((32, 32, 1), dtype=np.float32)
             ssdnet.map_for_array(texture, self.cfg.replace(steps=2))
 
 
-def _announce(topic: str, token: str, shape: tuple[int, int] | None) -> None:
-    # The client measures --timeout from this event: time queued on the cluster does not count.
+def _announce(topic: str, token: str, message: dict[str, Any]) -> None:
+    """Tell the client about a task: ``{"kind": "start", "shape": ...}`` when its fit starts (the
+    client measures --timeout from then: time queued on the cluster does not count), and
+    ``{"kind": "map", "done": n}`` as each of its images' maps is made (a long pack's progress)."""
     if not topic:
         return
     try:
         worker = get_worker()
     except ValueError:
-        return  # not on a worker (called directly): nobody is timing us
-    worker.log_event(topic, {"token": token, "worker": worker.address, "shape": list(shape) if shape else None})
+        return  # not on a worker (called directly): nobody is listening
+    worker.log_event(topic, {"token": token, "worker": worker.address, **message})
 
 
 def _record(image_id: str, worker: str, image: np.ndarray, m: np.ndarray, texture_share: float,
@@ -142,12 +162,20 @@ def fit_images(token: str, topic: str, items: list[tuple[str, bytes]], cfg: ssdn
         except ssdnet.ImageError as exc:
             rows[image_id] = _failure(image_id, worker, (0, 0), exc.reason, time.perf_counter() - start)
     single = next(iter(images.values())).shape[:2] if len(items) == 1 and images else None
-    _announce(topic, token, single)
+    _announce(topic, token, {"kind": "start", "shape": list(single) if single else None})
+    made = 0
+
+    def one_more(_index: int) -> None:
+        nonlocal made
+        made += 1
+        _announce(topic, token, {"kind": "map", "done": made})
+
     if images:
         ids = list(images)
         began = time.perf_counter()
         try:
-            maps, texture_shares = ssdnet.maps_and_shares([images[i] for i in ids], cfg, pack=len(ids))
+            maps, texture_shares = ssdnet.maps_and_shares([images[i] for i in ids], cfg, pack=len(ids),
+                                                          on_map=one_more if len(ids) > 1 else None)
             each = (time.perf_counter() - began) / len(ids)
             for i, m, texture_share in zip(ids, maps, texture_shares):
                 rows[i] = _record(i, worker, images[i], m, texture_share, map_dtype,

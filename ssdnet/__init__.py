@@ -7,12 +7,12 @@ from .api import Result, detect, map_for_array, map_for_arrays, map_scores, maps
 from .config import PRESETS, Config, ConfigError, complete_record, resolve
 from .features import WeightsNotFound
 from .imageio import IMAGE_EXTENSIONS, ImageError, load_image
-from .packing import pack_size
+from .packing import describe_device, pack_size
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Config", "ConfigError", "IMAGE_EXTENSIONS", "ImageError", "PRESETS", "Result", "WeightsNotFound",
-    "__version__", "complete_record", "detect", "load_image", "map_for_array", "map_for_arrays", "map_scores",
+    "__version__", "complete_record", "describe_device", "detect", "load_image", "map_for_array", "map_for_arrays", "map_scores",
     "maps_and_shares", "pack_size", "resolve", "resolve_device",
 ]

@@ -5,7 +5,7 @@ import contextlib
 import functools
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -30,11 +30,20 @@ class Result:
     # Share of the texture map in the heatmap, 0..1: 1 = regular texture, 0 = random surface
     # (docs/METHOD.md, heatmap step 5).
     texture_share: float
+    fit_seconds: float = float("nan")  # of ``seconds``: the network's fit
+    heatmap_seconds: float = float("nan")  # of ``seconds``: the heatmap from the fitted network
 
     def summary(self) -> dict[str, Any]:
         return {"score_max": self.score_max, "score_p99": self.score_p99, "score_mean": self.score_mean,
-                "texture_share": self.texture_share, "seconds": self.seconds,
-                "feature_extractor": self.feature_extractor}
+                "texture_share": self.texture_share, "seconds": self.seconds, "fit_seconds": self.fit_seconds,
+                "heatmap_seconds": self.heatmap_seconds, "feature_extractor": self.feature_extractor}
+
+    def __repr__(self) -> str:
+        # The map is summarised: its repr would print the whole array.
+        h, w = self.map.shape
+        return (f"Result(map=<{h}x{w} {self.map.dtype}>, score_max={self.score_max:.4g}, "
+                f"texture_share={self.texture_share:.3g}, seconds={self.seconds:.3g}, "
+                f"config=<preset {self.config.preset!r}>)")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -89,10 +98,17 @@ def map_for_arrays(images: list[np.ndarray], cfg: Config, pack: int = 1) -> list
     return maps_and_shares(images, cfg, pack)[0]
 
 
-def maps_and_shares(images: list[np.ndarray], cfg: Config, pack: int = 1) -> tuple[list[np.ndarray], list[float]]:
+def maps_and_shares(images: list[np.ndarray], cfg: Config, pack: int = 1,
+                    on_map: Callable[[int], None] | None = None,
+                    timings: dict[str, float] | None = None) -> tuple[list[np.ndarray], list[float]]:
     """Heatmaps of several decoded images, fitting up to ``pack`` of them at once, and each
     image's texture share (the texture map's share in its heatmap, 0..1; with ``cfg.ensemble``
     = n the mean over its n networks, as its map is their mean).
+
+    ``on_map(i)`` is called as soon as image ``i``'s map is made: a pack's maps come one by one
+    after its joint fit, so a caller can report progress within a long pack. ``timings``, when
+    given, gains the seconds spent in fits (``fit_seconds``) and in heatmaps (``heatmap_seconds``),
+    measured with the device synchronised.
 
     Packed fits need the same working shape and channel count, so images are grouped by
     those; within a group each image keeps its own network(s), patches and gradient; with
@@ -122,11 +138,13 @@ def maps_and_shares(images: list[np.ndarray], cfg: Config, pack: int = 1) -> tup
                 # networks go len(chunk) at a time: one by one unless the caller packs images.
                 per_call = len(nets) if device.type == "cuda" else len(chunk)
                 models = []
+                clock = _Clock(device, timings)
                 for first in range(0, len(nets), per_call):
                     part = nets[first:first + per_call]
                     models += fit_many(torch.stack([working[i] for i, _ in part]), cfg, extractor,
                                        [torch.Generator().manual_seed(seed) for _, seed in part],
                                        [seed for _, seed in part])
+                clock.lap("fit_seconds")
                 for n, i in enumerate(chunk):
                     own = models[n * cfg.ensemble:(n + 1) * cfg.ensemble]
                     # The local fills depend on the image alone: made once, shared by its networks.
@@ -135,7 +153,27 @@ def maps_and_shares(images: list[np.ndarray], cfg: Config, pack: int = 1) -> tup
                                                 for m in own))
                     out[i] = _to_original(torch.stack(maps).mean(0), images[i].shape[:2])
                     shares[i] = float(np.mean(member_shares))
+                    clock.lap("heatmap_seconds")
+                    if on_map is not None:
+                        on_map(i)
     return out, shares  # type: ignore[return-value]
+
+
+class _Clock:
+    """Laps of work on ``device`` added to ``into`` (nothing, not even a sync, without it)."""
+
+    def __init__(self, device: torch.device, into: dict[str, float] | None):
+        self.device, self.into = device, into
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.into is None:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        self.into[name] = self.into.get(name, 0.0) + now - self.last
+        self.last = now
 
 
 def _to_original(hm: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
@@ -159,8 +197,10 @@ def detect(image: ImageSource, config: Config | dict | None = None, **overrides:
     cfg = resolve(config, **overrides)
     start = time.perf_counter()
     arr = load_image(image, cfg.max_pixels)
-    (m,), (share,) = maps_and_shares([arr], cfg)
+    timings: dict[str, float] = {}
+    (m,), (share,) = maps_and_shares([arr], cfg, timings=timings)
     smax, sp99, smean = map_scores(m)
     return Result(map=m, score_max=smax, score_p99=sp99, score_mean=smean,
                   seconds=time.perf_counter() - start, config=cfg, feature_extractor=cfg.features,
-                  texture_share=share)
+                  texture_share=share, fit_seconds=timings["fit_seconds"],
+                  heatmap_seconds=timings["heatmap_seconds"])

@@ -8,20 +8,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_gpu_check_runs_from_a_plain_checkout_on_cpu():
-    # The GPU box has no install step: run with PYTHONPATH=. and check the script's own
-    # guard that it imported neither dask nor zarr.
+def test_gpu_check_runs_every_part_on_cpu(tmp_path):
+    # The GPU box has no install step: the script runs with PYTHONPATH=. (its scan and eval parts
+    # then need the scan's packages, which this environment has).
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "gpu_check.json"
     res = subprocess.run([sys.executable, "bench/gpu_check.py", "--device", "cpu", "--preset", "fast",
-                          "--steps", "2", "--size", "32", "--packs", "1,2", "--repeats", "1",
-                          "--precisions", "float32,bfloat16"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    summary = json.loads(res.stdout.strip().splitlines()[-1])
-    assert [(r["precision"], r["K"]) for r in summary["rows"]] == \
-        [("float32", 1), ("float32", 2), ("bfloat16", 1), ("bfloat16", 2)]
-    assert summary["auto_pack"] == 1  # off CUDA
-    assert all(r["fits_per_minute"] > 0 for r in summary["rows"])
+                          "--steps", "2", "--size", "32", "--packs", "1,2", "--large", "64x48",
+                          "--scan-images", "3", "--out", str(out)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads(out.read_text())
+    assert summary["errors"] == {}
+    rows = summary["packs"]["rows"]
+    assert [(r["precision"], r["K"]) for r in rows] == [("float32", 1), ("float32", 2), ("bfloat16", 2)]
+    assert all(r["fits_per_minute"] > 0 and 0 < r["share_of_fp32_peak"] for r in rows)
+    assert all(0 < r["fit_seconds"] and 0 < r["heatmap_seconds"] and r["fit_seconds"] + r["heatmap_seconds"]
+               <= r["seconds"] for r in rows)
+    assert summary["packs"]["pack_size"] == 1  # off CUDA
+    (large,) = summary["large"]
+    assert (large["width"], large["height"]) == (64, 48) and large["fit_seconds"] < large["seconds"]
+    commands = summary["commands"]
+    assert commands["detect"]["rc"] == 0 and commands["scan_local"]["rc"] == 0
+    assert commands["scan_local"]["json"]["ok"] == 3
+    assert summary["scan_vs_loop"]["images"] == 3 and summary["scan_vs_loop"]["ratio"] > 0
 
 
 def test_fit_speed_measures_seconds_memory_and_flops(tmp_path):

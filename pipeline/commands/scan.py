@@ -10,6 +10,7 @@ import click
 from pipeline import exitcodes
 from pipeline.clusteropts import cluster_config_options, pop_cluster_flags, scan_cluster
 from pipeline.options import config_options
+from pipeline.progress import PROGRESS_EVERY, ProgressLine, ProgressLog, human_summary
 
 
 def _setup_logging(log_file: str) -> None:
@@ -48,6 +49,8 @@ def _setup_logging(log_file: str) -> None:
               "instead (absolute, in units of score_max).")
 @click.option("--fail-on-anomaly", is_flag=True, default=None, help="Exit 4 when any image is flagged.")
 @click.option("--json", "json_out", is_flag=True, default=None, help="Print the summary as one JSON object.")
+@click.option("--progress-every", type=float, default=None, help="When stderr is not a terminal (cron, batch "
+              f"jobs) or with --json: seconds between progress lines on stderr (0: none) [{PROGRESS_EVERY:g}].")
 @config_options
 def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json_out: bool | None,
              **kwargs) -> int:
@@ -61,7 +64,6 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
     --fail-on-anomaly; 2: usage error or refused store.
     """
     from pipeline.flags import flag_line
-    from pipeline.progress import ProgressLine, human_summary
     from pipeline.scanner import scan
     from pipeline.scanoptions import read_toml, split_options
 
@@ -74,7 +76,11 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
     cfg_values.update(flag_cfg)
     scan_values.update(flag_scan)
     _setup_logging(scan_values.get("log_file", ""))
-    progress = ProgressLine() if sys.stderr.isatty() and not scan_values.get("json") else None
+    every = scan_values.get("progress_every", PROGRESS_EVERY)
+    if sys.stderr.isatty() and not scan_values.get("json"):
+        progress = ProgressLine()
+    else:  # cron, batch jobs, --json: a whole line now and then, so a long scan never looks hung
+        progress = ProgressLog(every) if every > 0 else None
 
     def show_dashboard(client) -> None:
         if progress:

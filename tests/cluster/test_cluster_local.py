@@ -64,7 +64,8 @@ def test_local_without_dashboard_reaches_for_no_fixed_port(port_8787_held):
     assert port != 8787 and not _moved(port_8787_held), _moved(port_8787_held)
 
 
-def test_jobqueue_scheduler_without_dashboard_reaches_for_no_fixed_port(port_8787_held):
+def test_jobqueue_scheduler_without_dashboard_reaches_for_no_fixed_port(slurm, port_8787_held):
+    # dask-jobqueue looks for sbatch when it starts: a machine without SLURM skips (CI has one).
     from cluster.jobqueue import jobqueue_cluster
     made = jobqueue_cluster(cluster.ClusterSpec(kind="slurm", dashboard=False, host="127.0.0.1"))  # no jobs yet
     try:

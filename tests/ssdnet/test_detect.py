@@ -38,7 +38,10 @@ def test_result_has_original_shape_and_scores(tmp_path):
     assert r.score_mean <= r.score_p99 <= r.score_max
     assert r.seconds > 0 and r.config.size == 32 and r.config.preset == "fast"
     assert 0.0 <= r.texture_share <= 1.0
-    assert set(r.summary()) == {"score_max", "score_p99", "score_mean", "texture_share", "seconds", "feature_extractor"}
+    assert set(r.summary()) == {"score_max", "score_p99", "score_mean", "texture_share", "seconds", "fit_seconds",
+                                "heatmap_seconds", "feature_extractor"}
+    assert 0 < r.fit_seconds and 0 < r.heatmap_seconds and r.fit_seconds + r.heatmap_seconds <= r.seconds
+    assert "map=<50x300 float32>" in repr(r) and len(repr(r)) < 200  # not the whole array
     assert r.summary()["texture_share"] == r.texture_share
 
 
