@@ -9,11 +9,13 @@ Parts, each timed and recorded even when another fails:
   that ``ssdnet.pack_size`` measures.
 - ``large``: one 1024x1024 and one 4096x256 image through ``ssdnet.detect``, fit and heatmap apart.
 - ``commands``: ``ssdnet detect --device cuda``, ``ssdnet scan`` on its own LocalCluster with
-  ``--device cuda`` and on ``--cluster cuda`` (dask-cuda) without ``--pack``, and ``ssdnet eval``
-  on the sets under ``--datasets`` (needs dask, distributed, zarr and, for --cluster cuda,
-  dask-cuda: bench/gpu_check.sh installs them from carried wheels).
+  ``--device cuda`` and on ``--cluster cuda`` (dask-cuda) without ``--pack`` (these need dask,
+  distributed, zarr and, for --cluster cuda, dask-cuda: bench/gpu_check.sh installs them from
+  carried wheels).
 - ``scan_vs_loop``: images per minute of the scan against the bare packed loop on the same
   images, at the scan's pack.
+- ``eval`` (with ``--datasets DIR``): ``ssdnet eval`` of the ``--eval-sets`` on the device, to
+  compare with the CPU rows of docs/RESULTS.md (a few minutes more).
 
 Writes one JSON (``--out``); ``bench/report.py`` renders it into docs/PERFORMANCE.md. A smoke run
 on a CPU: ``PYTHONPATH=. python bench/gpu_check.py --device cpu --preset fast --steps 3
@@ -143,6 +145,10 @@ def cli(args: list[str], timeout: float) -> dict:
     return out
 
 
+def config_flags(args) -> list[str]:
+    return ["--preset", args.preset, "--device", args.device] + (["--steps", str(args.steps)] if args.steps else [])
+
+
 def write_pngs(folder: Path, count: int, size: int) -> list[Path]:
     from PIL import Image
 
@@ -156,7 +162,7 @@ def write_pngs(folder: Path, count: int, size: int) -> list[Path]:
 
 def part_commands(args, cfg: ssdnet.Config, result: dict, work: Path) -> None:
     paths = write_pngs(work / "archive", args.scan_images, args.size)
-    common = ["--preset", args.preset, "--device", args.device] + (["--steps", str(args.steps)] if args.steps else [])
+    common = config_flags(args)
     commands = result["commands"] = {}
     commands["detect"] = cli(["detect", str(paths[0]), "--out", str(work / "detect"), "--json", *common], 300)
     print(json.dumps(commands["detect"])[:400], flush=True)
@@ -167,10 +173,6 @@ def part_commands(args, cfg: ssdnet.Config, result: dict, work: Path) -> None:
         cuda_scan = [a if a != args.device else "auto" for a in scan]
         commands["scan_cluster_cuda"] = cli([*cuda_scan, "--cluster", "cuda", "--out", str(work / "cuda.zarr")], 400)
         print(json.dumps(commands["scan_cluster_cuda"])[:600], flush=True)
-    for name in args.eval_sets.split(",") if args.datasets else []:
-        commands[f"eval_{name}"] = cli(["eval", str(Path(args.datasets) / name), "--json", "--threads", "0",
-                                        *common], 400)
-        print(json.dumps(commands[f"eval_{name}"])[:600], flush=True)
     local = commands["scan_local"].get("json")
     if local and local.get("ok"):
         # The bare loop over the same decoded images, at the pack the scan used.
@@ -189,6 +191,16 @@ def part_commands(args, cfg: ssdnet.Config, result: dict, work: Path) -> None:
         print(json.dumps(result["scan_vs_loop"]), flush=True)
 
 
+def part_eval(args, cfg: ssdnet.Config, result: dict) -> None:
+    """``ssdnet eval`` of each set of --eval-sets under --datasets (whole sets: the rows of
+    docs/RESULTS.md they are compared with are whole sets)."""
+    common = config_flags(args)
+    evals = result["eval"] = {}
+    for name in args.eval_sets.split(","):
+        evals[name] = cli(["eval", str(Path(args.datasets) / name), "--json", "--threads", "0", *common], 400)
+        print(json.dumps(evals[name])[:600], flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cuda")
@@ -198,7 +210,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=None, help="override the preset's steps (smoke runs)")
     ap.add_argument("--large", default="1024x1024,4096x256", help="WxH,... images for the large-image part")
     ap.add_argument("--scan-images", type=int, default=64)
-    ap.add_argument("--datasets", default="", help="folder holding the --eval-sets (eval skipped without it)")
+    ap.add_argument("--datasets", default="", help="folder holding the --eval-sets: adds the eval part")
     ap.add_argument("--eval-sets", default="mvtec_ad_grid,hazelnut_toy")
     ap.add_argument("--parts", default="packs,large,commands")
     ap.add_argument("--out", default="bench/out/gpu_check.json", help="the JSON result")
@@ -216,12 +228,15 @@ def main() -> int:
                        "bf16_flops_per_s": matmul_peak(args.device, torch.bfloat16)}
     print(json.dumps(result["peaks"]), flush=True)
     ssdnet.map_for_arrays(images(1, args.size, args.size), cfg.replace(steps=2))  # CUDA context, kernels
+    parts = args.parts.split(",") + (["eval"] if args.datasets else [])
     with tempfile.TemporaryDirectory() as tmp:
-        for part in args.parts.split(","):
+        for part in parts:
             t = time.perf_counter()
             try:
-                {"packs": part_packs, "large": part_large}[part](args, cfg, result) if part != "commands" \
-                    else part_commands(args, cfg, result, Path(tmp))
+                if part == "commands":
+                    part_commands(args, cfg, result, Path(tmp))
+                else:
+                    {"packs": part_packs, "large": part_large, "eval": part_eval}[part](args, cfg, result)
             except Exception:  # noqa: BLE001 - record it, go on to the next part
                 result["errors"][part] = traceback.format_exc()[-3000:]
                 print(f"part {part} failed:\n{result['errors'][part]}", file=sys.stderr, flush=True)

@@ -131,7 +131,7 @@ def gpu_section(data: dict) -> list[str]:
         lines += [f"| {r['width']}x{r['height']} | {r['seconds']:.2f} | {r['fit_seconds']:.2f} | "
                   f"{r['heatmap_seconds']:.2f} |" for r in data["large"]]
         lines += [""]
-    for name, run in data.get("commands", {}).items():
+    for name, run in {**data.get("commands", {}), **data.get("eval", {})}.items():
         got = run.get("json", {})
         extra = ", ".join(f"{k} {got[k]}" for k in ("ok", "failed", "pack", "images_per_minute", "seconds_per_image", "pixel_auroc",
                                                      "pixel_auprc") if k in got)
