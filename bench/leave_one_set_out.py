@@ -1,0 +1,214 @@
+"""Leave one set out: every heatmap choice made on the other sets, scored on the one left out.
+
+For each set of ``--sets`` its fixed stratified subset of ``--limit`` images is scored by the four
+baselines and by each SSDnet candidate (a named group of heatmap settings, :data:`CANDIDATES`,
+all computed from the same fitted networks: one fit per image, kept under ``--models`` as
+bench/heatmap_variants.py keeps them). Then, for each set S, the candidate is chosen on the other
+sets alone (:func:`choose`) and its figures on S are S's left-out figures. The choice that all
+sets make together is the one a default must be (:func:`leave_one_set_out`).
+
+The choice rule: the candidate ahead of every baseline in both pixel AUROC and AUPRC on the most
+sets; ties go to the better mean rank among candidates (AUROC and AUPRC), then to the simpler
+candidate (listed first). Scores are cached per set, image subset, candidate and fit under
+``bench/out/select/``; a rerun computes only what is missing.
+
+    .venv/bin/python bench/leave_one_set_out.py --limit 12 --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import ssdnet  # noqa: E402
+from bench.heatmap_variants import OUT as MODELS, check_kept, fit_record, fitted  # noqa: E402
+from bench.report import commit  # noqa: E402
+from ssdnet.api import _to_original, get_extractor  # noqa: E402
+from ssdnet.evaluation import BASELINES, PooledMetrics, image_auroc, list_samples, read_mask, stratified  # noqa: E402
+from ssdnet.predict import heatmap_and_share  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out" / "select"
+CPU = torch.device("cpu")
+# The surface sets of ../shared/datasets (the juice bottle's anomalies are logical: reported apart).
+SURFACE_SETS = ("crackforest", "hazelnut_toy", "magnetic_tile", "mvtec_ad_grid", "mvtec_ad_leather", "neu_seg",
+                "sd_saliency_900")
+_NO_SURFACE_EXTRAS = {"surface_level": 0, "surface_grain": 0, "surface_contrast": 0, "surface_region": 0}
+# The whole search, simplest first. Each entry only changes the heatmap, so all share one fit.
+CANDIDATES: dict[str, dict[str, Any]] = {
+    # The paper's principle alone: reconstruction and perceptual (inpainting) error, every image.
+    "plain": {"gate_low": -1.0, "gate_high": -1.0},
+    # The gate, and on unpredictable surfaces the network's intensity inpainting error.
+    "gate": {"surface_windows": "0", **_NO_SURFACE_EXTRAS},
+    # ... with hidden blocks also filled from their surroundings, and those fills' level map.
+    "gate+fills": {"surface_level": 5.0, "surface_grain": 0, "surface_contrast": 0, "surface_region": 0},
+    # ... and the classical statistics: grain, contrast and region maps (the default before issue 26).
+    "gate+fills+statistics": {},
+}
+METRICS = ("pixel_auroc", "pixel_auprc")
+
+
+def beats_all(scores: Mapping[str, Mapping[str, float]], candidate: str, baselines: list[str]) -> bool:
+    """Whether ``candidate`` is ahead of every baseline in both metrics on one set."""
+    own = scores[candidate]
+    return all(own[m] > scores[b][m] for b in baselines for m in METRICS)
+
+
+def mean_rank(table: Mapping[str, Mapping[str, Mapping[str, float]]], sets: list[str], candidate: str,
+              candidates: list[str]) -> float:
+    """The candidate's rank among the candidates (1 = best), averaged over sets and both metrics."""
+    ranks = []
+    for s in sets:
+        for m in METRICS:
+            ranks.append(1 + sum(table[s][c][m] > table[s][candidate][m] for c in candidates))
+    return float(np.mean(ranks))
+
+
+def choose(table: Mapping[str, Mapping[str, Mapping[str, float]]], sets: list[str], candidates: list[str],
+           baselines: list[str]) -> str:
+    """The candidate chosen on ``sets`` (only these sets' scores are read): most sets ahead of
+    every baseline in both metrics, then the best mean rank, then the first listed."""
+    def key(c: str) -> tuple:
+        wins = sum(beats_all(table[s], c, baselines) for s in sets)
+        return (-wins, mean_rank(table, sets, c, candidates), candidates.index(c))
+    return min(candidates, key=key)
+
+
+def leave_one_set_out(table: Mapping[str, Mapping[str, Mapping[str, float]]], candidates: list[str],
+                      baselines: list[str]) -> dict[str, Any]:
+    """Per set, the candidate chosen without it and that candidate's figures on it, against the
+    baselines'; and the candidate all sets choose together (what a default must be)."""
+    sets = sorted(table)
+    folds = {}
+    for held in sets:
+        others = [s for s in sets if s != held]
+        pick = choose(table, others, candidates, baselines)
+        row = table[held]
+        folds[held] = {"chosen": pick, **{m: row[pick][m] for m in (*METRICS, "image_auroc")},
+                       "beats_all": beats_all(row, pick, baselines),
+                       "baselines": {b: {m: row[b][m] for m in (*METRICS, "image_auroc")} for b in baselines}}
+    won = sum(f["beats_all"] for f in folds.values())
+    return {"folds": folds, "all_sets_choose": choose(table, sets, candidates, baselines),
+            "sets_won": won, "sets": len(sets)}
+
+
+def _score(pooled: PooledMetrics, maxima: list[float], defective: list[bool]) -> dict[str, Any]:
+    return {**pooled.result(), "image_auroc": image_auroc(maxima, defective)}
+
+
+def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dict[str, Any]:
+    """Every baseline's and every candidate's pooled scores on ``name``'s subset; what ``cache``
+    holds already is kept."""
+    samples = stratified(list_samples(Path(args.datasets) / name), args.limit)
+    cfg = ssdnet.resolve(preset=args.preset, threads=args.threads, **dict(o.split("=", 1) for o in args.option))
+    ids = [s.id for s in samples]
+    fit_key = json.dumps(fit_record(cfg, 0.0, 0.0), sort_keys=True)
+    if cache.get("ids") != ids or cache.get("fit") != fit_key:
+        cache.clear()
+        cache.update({"ids": ids, "fit": fit_key, "scores": {}})
+    scores = cache["scores"]
+    settings = cache.setdefault("candidates", {})
+    for c in args.candidates:  # a candidate redefined since its scores were cached is scored anew
+        if settings.get(c) != CANDIDATES[c]:
+            scores.pop(c, None)
+            settings[c] = CANDIDATES[c]
+    for b in [b for b in BASELINES if b not in scores]:
+        pooled, maxima, defective = PooledMetrics(), [], []
+        t = time.perf_counter()
+        for s in samples:
+            m = BASELINES[b](ssdnet.load_image(s.image))
+            mask = read_mask(s.mask, m.shape)
+            pooled.add(m, mask)
+            maxima.append(float(m.max()))
+            defective.append(mask is not None and bool(mask.any()))
+        scores[b] = {**_score(pooled, maxima, defective), "seconds_per_image": (time.perf_counter() - t) / len(samples)}
+        print(f"{name}: {b} {scores[b]['pixel_auroc']:.4f} / {scores[b]['pixel_auprc']:.4f}", flush=True)
+    todo = [c for c in args.candidates if c not in scores]
+    if todo:
+        folder = Path(args.models) / name / ("select_" + "_".join([args.preset, *sorted(args.option)]))
+        folder.mkdir(parents=True, exist_ok=True)
+        problem = check_kept(folder, fit_record(cfg, 0.0, 0.0))
+        if problem:
+            raise SystemExit(f"error: {folder}: {problem}; pass --models elsewhere or remove the folder")
+        runs = {c: (ssdnet.resolve(cfg, **CANDIDATES[c]), PooledMetrics(), [], []) for c in todo}
+        for s in samples:
+            model, image, x = fitted(cfg, s, folder)
+            for c, (ccfg, pooled, maxima, defective) in runs.items():
+                m, _ = heatmap_and_share(model, x, ccfg, get_extractor(ccfg, x.shape[0], CPU))
+                m = _to_original(m, image.shape[:2])
+                mask = read_mask(s.mask, m.shape)
+                pooled.add(m, mask)
+                maxima.append(float(m.max()))
+                defective.append(mask is not None and bool(mask.any()))
+        for c, (_, pooled, maxima, defective) in runs.items():
+            scores[c] = _score(pooled, maxima, defective)
+            print(f"{name}: ssdnet {c} {scores[c]['pixel_auroc']:.4f} / {scores[c]['pixel_auprc']:.4f}", flush=True)
+    return scores
+
+
+def fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def render(result: dict[str, Any], baselines: list[str]) -> str:
+    """The left-out table: per set, SSDnet's left-out figures beside each baseline's, wins marked."""
+    lines = ["| set | chosen on the other sets | SSDnet AUROC / AUPRC / image AUROC | "
+             + " | ".join(baselines) + " | SSDnet ahead of all in both |",
+             "|---|---|---|" + "---|" * len(baselines) + "---|"]
+    for name, f in result["folds"].items():
+        cells = []
+        for b in baselines:
+            bb = f["baselines"][b]
+            mark = "".join("+" if f[m] > bb[m] else "-" for m in METRICS)
+            cells.append(f"{fmt(bb['pixel_auroc'])} / {fmt(bb['pixel_auprc'])} ({mark})")
+        lines.append(f"| {name} | {f['chosen']} | {fmt(f['pixel_auroc'])} / {fmt(f['pixel_auprc'])} / "
+                     f"{fmt(f['image_auroc'])} | " + " | ".join(cells) + f" | {'yes' if f['beats_all'] else 'no'} |")
+    lines += ["", f"Ahead of every baseline in both metrics on {result['sets_won']} of {result['sets']} left-out "
+                  f"sets; all sets together choose `{result['all_sets_choose']}`. In brackets: SSDnet ahead (+) or "
+                  "not (-) of that baseline in AUROC, then AUPRC."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    ap.add_argument("--sets", default=",".join(SURFACE_SETS))
+    ap.add_argument("--limit", type=int, default=12, help="images per set: its fixed stratified subset")
+    ap.add_argument("--candidates", default=",".join(CANDIDATES))
+    ap.add_argument("--preset", default="paper")
+    ap.add_argument("--option", action="append", default=[], metavar="FIELD=VALUE", help="fit config")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--models", default=str(MODELS))
+    ap.add_argument("--out", default=str(OUT), help="folder of the per-set caches and the result JSON")
+    args = ap.parse_args()
+    args.candidates = args.candidates.split(",")
+    unknown = [c for c in args.candidates if c not in CANDIDATES]
+    if unknown:
+        ap.error(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = {}
+    for name in args.sets.split(","):
+        path = out / f"{name}_limit{args.limit}.json"
+        cache = json.loads(path.read_text()) if path.exists() else {}
+        table[name] = score_set(name, args, cache)
+        path.write_text(json.dumps(cache, indent=1))
+    baselines = list(BASELINES)
+    result = leave_one_set_out(table, args.candidates, baselines)
+    result.update({"limit": args.limit, "candidates": {c: CANDIDATES[c] for c in args.candidates},
+                   "preset": args.preset, "options": args.option, "commit": commit(),
+                   "command": "bench/leave_one_set_out.py " + " ".join(sys.argv[1:])})
+    (out / f"loso_limit{args.limit}.json").write_text(json.dumps(result, indent=1))
+    print(render(result, baselines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The leave-one-set-out protocol (bench/leave_one_set_out.py): no left-out score reaches its choice."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.leave_one_set_out import choose, leave_one_set_out  # noqa: E402
+
+BASELINES = ["b1", "b2"]
+CANDIDATES = ["simple", "rich"]
+
+
+def scores(auroc: float, auprc: float) -> dict[str, float]:
+    return {"pixel_auroc": auroc, "pixel_auprc": auprc, "image_auroc": None}
+
+
+def table() -> dict:
+    # "rich" wins on s1 and s2, "simple" only on s3.
+    return {
+        "s1": {"simple": scores(0.90, 0.30), "rich": scores(0.95, 0.50), "b1": scores(0.92, 0.40), "b2": scores(0.8, 0.1)},
+        "s2": {"simple": scores(0.85, 0.20), "rich": scores(0.97, 0.60), "b1": scores(0.90, 0.30), "b2": scores(0.8, 0.1)},
+        "s3": {"simple": scores(0.99, 0.70), "rich": scores(0.80, 0.10), "b1": scores(0.90, 0.30), "b2": scores(0.8, 0.1)},
+    }
+
+
+class Sealed(dict):
+    """A set's scores that must not be read."""
+
+    def __getitem__(self, key):
+        raise AssertionError(f"the left-out set's scores were read ({key})")
+
+
+def test_a_fold_never_reads_the_left_out_sets_scores():
+    for held in ("s1", "s2", "s3"):
+        t = table()
+        t[held] = Sealed(t[held])
+        choose(t, [s for s in t if s != held], CANDIDATES, BASELINES)  # raises if it looks
+
+
+def test_each_fold_chooses_on_the_other_sets_and_reports_on_its_own():
+    result = leave_one_set_out(table(), CANDIDATES, BASELINES)
+    folds = result["folds"]
+    # Without s3, rich is ahead on both other sets: chosen, and on s3 it is behind b1.
+    assert folds["s3"]["chosen"] == "rich" and folds["s3"]["pixel_auroc"] == 0.80 and not folds["s3"]["beats_all"]
+    # Without s1 (or s2) each candidate wins one other set with rank 1: a tie goes to the simpler.
+    assert folds["s1"]["chosen"] == folds["s2"]["chosen"] == "simple"
+    assert not folds["s1"]["beats_all"] and not folds["s2"]["beats_all"]
+    # All sets together choose rich (ahead on two), which no fold's left-out figure credits.
+    assert (result["sets_won"], result["sets"], result["all_sets_choose"]) == (0, 3, "rich")
+
+
+def test_a_left_out_sets_own_scores_cannot_change_its_choice():
+    base = leave_one_set_out(table(), CANDIDATES, BASELINES)
+    t = table()
+    t["s3"]["simple"], t["s3"]["rich"] = scores(0.5, 0.01), scores(0.999, 0.99)  # s3 would now favour rich
+    moved = leave_one_set_out(t, CANDIDATES, BASELINES)
+    assert moved["folds"]["s3"]["chosen"] == base["folds"]["s3"]["chosen"]
+    assert moved["folds"]["s3"]["pixel_auroc"] == 0.999  # its reported figure is its own, of that choice
+
+
+def test_the_protocol_runs_on_generated_sets(tmp_path):
+    from ssdnet.synthetic import write_dataset
+
+    for i, name in enumerate(("ga", "gb", "gc")):
+        write_dataset(tmp_path / "sets" / name, 3, size=40, good=1, seed=10 * i)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "bench/leave_one_set_out.py", "--datasets", str(tmp_path / "sets"), "--sets", "ga,gb,gc",
+           "--limit", "3", "--preset", "fast", "--option", "steps=2", "--threads", "1",
+           "--models", str(tmp_path / "models"), "--out", str(out)]
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    result = json.loads((out / "loso_limit3.json").read_text())
+    cached = {s: json.loads((out / f"{s}_limit3.json").read_text())["scores"] for s in ("ga", "gb", "gc")}
+    candidates = list(result["candidates"])
+    baselines = ["spectral-residual", "glcm", "pg-lsr", "ssd"]
+    for held, fold in result["folds"].items():
+        assert fold["chosen"] == choose(cached, [s for s in cached if s != held], candidates, baselines)
+        assert fold["pixel_auprc"] == cached[held][fold["chosen"]]["pixel_auprc"]
+    assert "| ga |" in res.stdout and "left-out sets" in res.stdout
+    # a rerun scores nothing anew: every figure comes from the cache
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "fitted" not in again.stdout and "ssdnet plain" not in again.stdout
+
+
+def test_an_unknown_candidate_is_a_usage_error(tmp_path):
+    res = subprocess.run([sys.executable, "bench/leave_one_set_out.py", "--candidates", "nope", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "unknown candidate(s) nope" in res.stderr
+
+
+@pytest.mark.parametrize("name", ["plain", "gate", "gate+fills"])
+def test_each_candidate_changes_the_map(name):
+    # Each remaining option keeps a test showing it changes the map (issue 26): the candidates
+    # differ from the default on an image that gets the surface map.
+    import numpy as np
+
+    import ssdnet
+    from bench.leave_one_set_out import CANDIDATES as ALL
+    from ssdnet.synthetic import make_example
+
+    image = make_example(3, 64, 64, texture_kind="noise")[0].astype(np.float32)[..., None] / 255
+    cfg = ssdnet.resolve(preset="fast", steps=5, threads=1)
+    default = ssdnet.map_for_array(image, cfg)
+    other = ssdnet.map_for_array(image, ssdnet.resolve(cfg, **ALL[name]))
+    assert np.abs(other - default).max() > 1e-3 * float(default.max() - default.min())
