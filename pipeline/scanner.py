@@ -153,7 +153,7 @@ class Scanner:
         self.ac = as_completed()
         self.staged: list[dict[str, Any]] = []  # finished rows not yet in the store
         self.staged_since = 0.0
-        self._slots = (0.0, 2)
+        self._slots: tuple[float, dict[str, int]] = (0.0, {})
         self.pack = self._choose_pack()
         if self.pack > 1:
             log.info("packing %d fits per task", self.pack)
@@ -167,13 +167,17 @@ class Scanner:
             return
         self.started[msg["token"]] = (time.monotonic(), msg.get("worker", ""), msg.get("shape"))
 
-    def limit(self) -> int:
-        """Images in flight: two tasks per task slot, so no worker waits for the client between fits."""
+    def _workers(self) -> dict[str, int]:
+        """The workers' task slots, asked at most every 5 s (an adaptive cluster grows and shrinks)."""
         checked, value = self._slots
         if time.monotonic() - checked > 5:
-            value = max(2, 2 * sum(self.client.nthreads().values()))
+            value = self.client.nthreads()
             self._slots = (time.monotonic(), value)
-        return value * self.pack
+        return value
+
+    def limit(self) -> int:
+        """Images in flight: two tasks per task slot, so no worker waits for the client between fits."""
+        return max(2, 2 * sum(self._workers().values())) * self.pack
 
     def _choose_pack(self) -> int:
         """--pack, or on GPU workers the pack each one measured (:func:`ssdnet.pack_size`: the
@@ -194,7 +198,7 @@ class Scanner:
         if self.pack == 1 or self.tally.total is None:
             return self.pack
         left = len(self.buffer) + max(0, self.tally.total - self.tally.seen)
-        workers = max(1, len(self.gpu_workers) or len(self.client.nthreads()))
+        workers = max(1, len(self.gpu_workers), len(self._workers()))
         return max(1, min(self.pack, math.ceil(left / workers)))
 
     def queue(self, entry: Entry, sha: str) -> None:
@@ -404,6 +408,10 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                 if on_client:
                     on_client(client)
                 client.register_plugin(TorchThreads(cfg.threads, own_gpus, cfg))
+                if not client.nthreads():
+                    # A batch cluster's workers come when its jobs start: ask them, not an empty cluster.
+                    log.info("waiting for the cluster's first worker")
+                    client.wait_for_workers(1)
                 # What the workers have, not who started them, decides GPU placement and packing.
                 devices = worker_devices(client, cfg)
                 gpu_workers = sorted(w for w, d in devices.items() if d["type"] == "cuda")
