@@ -113,6 +113,7 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
         cache.clear()
         cache.update({"ids": ids, "fit": fit_key, "scores": {}})
     scores = cache["scores"]
+    scored_at = cache.setdefault("scored_at", {})  # the commit each method's maps were made at
     settings = cache.setdefault("candidates", {})
     for c in args.candidates:  # a candidate redefined since its scores were cached is scored anew
         if settings.get(c) != CANDIDATES[c]:
@@ -128,6 +129,7 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
             maxima.append(float(m.max()))
             defective.append(mask is not None and bool(mask.any()))
         scores[b] = {**_score(pooled, maxima, defective), "seconds_per_image": (time.perf_counter() - t) / len(samples)}
+        scored_at[b] = commit()
         print(f"{name}: {b} {scores[b]['pixel_auroc']:.4f} / {scores[b]['pixel_auprc']:.4f}", flush=True)
     todo = [c for c in args.candidates if c not in scores]
     if todo:
@@ -148,6 +150,7 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
                 defective.append(mask is not None and bool(mask.any()))
         for c, (_, pooled, maxima, defective) in runs.items():
             scores[c] = _score(pooled, maxima, defective)
+            scored_at[c] = commit()
             print(f"{name}: ssdnet {c} {scores[c]['pixel_auroc']:.4f} / {scores[c]['pixel_auprc']:.4f}", flush=True)
     return scores
 
@@ -157,22 +160,41 @@ def fmt(v: float | None) -> str:
 
 
 def render(result: dict[str, Any], baselines: list[str]) -> str:
-    """The left-out table: per set, SSDnet's left-out figures beside each baseline's, wins marked."""
-    lines = ["| set | chosen on the other sets | SSDnet AUROC / AUPRC / image AUROC | "
-             + " | ".join(baselines) + " | SSDnet ahead of all in both |",
-             "|---|---|---|" + "---|" * len(baselines) + "---|"]
+    """The left-out tables: per set, SSDnet's left-out figures beside each baseline's, each
+    baseline marked where SSDnet is ahead of it (win) or not (loss)."""
+    lines = [f"Ahead of every baseline in both pixel metrics on **{result['sets_won']} of {result['sets']}** left-out "
+             f"sets. All sets together choose `{result['all_sets_choose']}`. Command: `{result['command']}` "
+             f"at `{result['commit']}` (maps scored at {', '.join(f'`{c}`' for c in result['scored_at']) or 'n/a'}), "
+             f"{result['limit']} images per set (its fixed stratified subset).", ""]
     for name, f in result["folds"].items():
-        cells = []
+        lines += [f"**{name}**: chosen on the other sets: `{f['chosen']}`; "
+                  + ("ahead of every baseline in both metrics." if f["beats_all"] else "**not** ahead of every "
+                     "baseline in both metrics."), "",
+                  "| method | pixel AUROC | pixel AUPRC | image AUROC | SSDnet against it (AUROC, AUPRC) |",
+                  "|---|---|---|---|---|",
+                  f"| SSDnet (left out) | {fmt(f['pixel_auroc'])} | {fmt(f['pixel_auprc'])} | "
+                  f"{fmt(f['image_auroc'])} | |"]
         for b in baselines:
             bb = f["baselines"][b]
-            mark = "".join("+" if f[m] > bb[m] else "-" for m in METRICS)
-            cells.append(f"{fmt(bb['pixel_auroc'])} / {fmt(bb['pixel_auprc'])} ({mark})")
-        lines.append(f"| {name} | {f['chosen']} | {fmt(f['pixel_auroc'])} / {fmt(f['pixel_auprc'])} / "
-                     f"{fmt(f['image_auroc'])} | " + " | ".join(cells) + f" | {'yes' if f['beats_all'] else 'no'} |")
-    lines += ["", f"Ahead of every baseline in both metrics on {result['sets_won']} of {result['sets']} left-out "
-                  f"sets; all sets together choose `{result['all_sets_choose']}`. In brackets: SSDnet ahead (+) or "
-                  "not (-) of that baseline in AUROC, then AUPRC."]
+            verdict = ", ".join("win" if f[m] > bb[m] else "**loss**" for m in METRICS)
+            lines.append(f"| {b} | {fmt(bb['pixel_auroc'])} | {fmt(bb['pixel_auprc'])} | {fmt(bb['image_auroc'])} "
+                         f"| {verdict} |")
+        lines.append("")
     return "\n".join(lines)
+
+
+BEGIN, END = "<!-- loso:begin (bench/leave_one_set_out.py writes this block) -->", "<!-- loso:end -->"
+
+
+def write_block(markdown: Path, text: str) -> None:
+    """Put ``text`` between the markers of ``markdown`` (appended with them where there are none)."""
+    page = markdown.read_text() if markdown.exists() else ""
+    block = f"{BEGIN}\n{text}\n{END}"
+    if BEGIN in page and END in page:
+        page = page[:page.index(BEGIN)] + block + page[page.index(END) + len(END):]
+    else:
+        page = page + ("\n" if page else "") + block + "\n"
+    markdown.write_text(page)
 
 
 def main() -> None:
@@ -186,6 +208,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--models", default=str(MODELS))
     ap.add_argument("--out", default=str(OUT), help="folder of the per-set caches and the result JSON")
+    ap.add_argument("--markdown", default="", help="also write the tables into this page, between its markers "
+                    "(docs/RESULTS.md)")
     args = ap.parse_args()
     args.candidates = args.candidates.split(",")
     unknown = [c for c in args.candidates if c not in CANDIDATES]
@@ -203,11 +227,15 @@ def main() -> None:
         path.write_text(json.dumps(cache, indent=1))
     baselines = list(BASELINES)
     result = leave_one_set_out(table, args.candidates, baselines)
-    result.update({"limit": args.limit, "candidates": {c: CANDIDATES[c] for c in args.candidates},
+    caches = [json.loads((out / f"{name}_limit{args.limit}.json").read_text()) for name in table]
+    result.update({"scored_at": sorted({c for cache in caches for c in cache.get("scored_at", {}).values()}), "limit": args.limit, "candidates": {c: CANDIDATES[c] for c in args.candidates},
                    "preset": args.preset, "options": args.option, "commit": commit(),
                    "command": "bench/leave_one_set_out.py " + " ".join(sys.argv[1:])})
     (out / f"loso_limit{args.limit}.json").write_text(json.dumps(result, indent=1))
-    print(render(result, baselines))
+    text = render(result, baselines)
+    print(text)
+    if args.markdown:
+        write_block(Path(args.markdown), text)
 
 
 if __name__ == "__main__":

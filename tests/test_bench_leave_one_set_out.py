@@ -72,7 +72,7 @@ def test_the_protocol_runs_on_generated_sets(tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "bench/leave_one_set_out.py", "--datasets", str(tmp_path / "sets"), "--sets", "ga,gb,gc",
            "--limit", "3", "--preset", "fast", "--option", "steps=2", "--threads", "1",
-           "--models", str(tmp_path / "models"), "--out", str(out)]
+           "--models", str(tmp_path / "models"), "--out", str(out), "--markdown", str(tmp_path / "R.md")]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     result = json.loads((out / "loso_limit3.json").read_text())
@@ -82,10 +82,13 @@ def test_the_protocol_runs_on_generated_sets(tmp_path):
     for held, fold in result["folds"].items():
         assert fold["chosen"] == choose(cached, [s for s in cached if s != held], candidates, baselines)
         assert fold["pixel_auprc"] == cached[held][fold["chosen"]]["pixel_auprc"]
-    assert "| ga |" in res.stdout and "left-out sets" in res.stdout
-    # a rerun scores nothing anew: every figure comes from the cache
+    assert "**ga**: chosen on the other sets" in res.stdout and "left-out sets" in res.stdout
+    page = (tmp_path / "R.md").read_text()
+    assert page.count("<!-- loso:begin") == 1 and "| SSDnet (left out) |" in page
+    # a rerun scores nothing anew: every figure comes from the cache, and the page's block is replaced
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "fitted" not in again.stdout and "ssdnet plain" not in again.stdout
+    assert (tmp_path / "R.md").read_text() == page
 
 
 def test_an_unknown_candidate_is_a_usage_error(tmp_path):
