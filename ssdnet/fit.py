@@ -3,9 +3,10 @@
 ``fit_many`` trains K networks at once (stacked weights through ``torch.func.vmap``, which
 turns every convolution into one grouped convolution): on a GPU one small fit leaves the
 device mostly idle, packed fits fill it. Each network still sees only its own image, its own
-generator's patches and its own gradient; ``fit`` is the K = 1 case of the same code, except
+random stream's patches and its own gradient; ``fit`` is the K = 1 case of the same code, except
 that on a CPU that one network is called directly, in the channels-last layout vmap cannot run
-(faster there: docs/PERFORMANCE.md).
+(faster there: docs/PERFORMANCE.md). The patches and corruptions of all K images are drawn
+together, on the images' device (:mod:`ssdnet.streams`): no per-image loop, no host sync.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .corruptions import corrupt, sample_patches
 from .features import Extractor
 from .losses import total_loss
 from .model import UNet
+from .streams import Streams
 
 MIN_PATCH = 16
 MAX_GRAD_NORM = 1.0
@@ -62,7 +64,9 @@ def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list
     """Train one network per image of ``images`` (K, C, H, W) and return them in eval mode.
 
     Network i starts from ``seeds[i]`` (``cfg.seed`` by default) and draws its patches and
-    corruptions from ``gens[i]``: the same image twice with two seeds is a two-network ensemble.
+    corruptions from the stream keyed by ``gens[i].initial_seed()`` (only the generator's seed
+    is used, its state is not advanced): the same image twice with two seeds is a two-network
+    ensemble.
 
     Each step uses one patch scale, cycling largest to smallest. The patch count is scaled
     so every step sees about the same number of pixels: small patches are cheap, and
@@ -85,14 +89,15 @@ def fit_many(images: torch.Tensor, cfg: Config, extractor: Extractor, gens: list
     sizes = patch_sizes(h, w, cfg.scale_list)
     kept = max(1, round(cfg.average * cfg.steps)) if cfg.average > 0 else 0  # last steps averaged
     averaged = {name: torch.zeros_like(t) for name, t in params.items()} if kept else {}
+    # Every step's four draws (patches, shuffle, mask, noise) of every image, keyed in one op.
+    streams = Streams.from_seeds([g.initial_seed() for g in gens], images.device).split(cfg.steps, 4)
     for step in range(cfg.steps):
         p = sizes[step % len(sizes)]
         count = patch_count(cfg.batch, sizes[0], p)
-        clean = torch.stack([sample_patches(images[i], p, count, gens[i]) for i in range(k)])
-        noisy = torch.stack([
-            corrupt(clean[i], mask_ratio=cfg.mask_ratio, mask_grid=cfg.mask_grid, shuffle_grid=cfg.shuffle_grid,
-                    shuffle_prob=cfg.shuffle_prob, noise_sigma=cfg.noise_sigma, gen=gens[i])
-            for i in range(k)])
+        draws = streams[step]
+        clean = sample_patches(images, p, count, draws[0])
+        noisy = corrupt(clean, mask_ratio=cfg.mask_ratio, mask_grid=cfg.mask_grid, shuffle_grid=cfg.shuffle_grid,
+                        shuffle_prob=cfg.shuffle_prob, noise_sigma=cfg.noise_sigma, rng=draws[1:])
         with autocast(cfg, images.device):
             out = batched(params, buffers, noisy).float()
         # Mean over all K*count patches times K = the sum of the K models' own losses, so each
