@@ -21,7 +21,6 @@ import torch
 
 MASK = 0xFFFFFFFF
 _TWO_PI = 2 * math.pi
-_UNIT24 = 2.0 ** -24
 _UNIT16 = 2.0 ** -16
 
 
@@ -108,17 +107,12 @@ class Streams:
         return _mix_(x, _constants(self.device)).view(*lead, *shape)
 
     def bits24(self, *shape: int) -> torch.Tensor:
-        """Uniform 24-bit integers (int32 in [0, 2**24)): the words' top bits."""
+        """Uniform 24-bit integers (int32 in [0, 2**24)): the words' top bits.
+
+        An integer below n is ``(bits24 * n) >> 24`` (in int64): exact on every device, where a
+        float uniform times n could round differently."""
         k = _constants(self.device)
         return (self.bits(*shape) >> k["s8"]).bitwise_and_(k["m24"])
-
-    def uniform(self, *shape: int) -> torch.Tensor:
-        """float32 uniforms in [0, 1), multiples of 2**-24 (exact in float32)."""
-        return self.bits24(*shape).float().mul_(_UNIT24)
-
-    def below(self, n: int, *shape: int) -> torch.Tensor:
-        """int64 uniforms in [0, n): the top 24 bits scaled, in integers (exact anywhere)."""
-        return (self.bits24(*shape).long() * n) >> 24
 
     def ranks(self, *shape: int) -> torch.Tensor:
         """A random permutation of ``range(shape[-1])`` along the last dimension."""
