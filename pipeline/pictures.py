@@ -21,6 +21,7 @@ from scipy import ndimage
 from ssdnet.overlay import colormap, normalise
 
 from pipeline.exitcodes import Refused
+from pipeline.integrity import chunk_file
 from pipeline.store import STATUS, quiet_zarr
 
 OUTLINE_RGB = (0, 255, 255)
@@ -44,8 +45,9 @@ class StoreImages:
     """Maps and thumbnails of a store by image id; one pass over the ids, then direct reads."""
 
     def __init__(self, store: str | os.PathLike):
+        self.path = os.fspath(store)
         with quiet_zarr():
-            self.root = zarr.open_group(os.fspath(store), mode="r")
+            self.root = zarr.open_group(self.path, mode="r")
             self.where: dict[str, tuple[str, int]] = {}
             for name in sorted(self.root.group_keys()):
                 g = self.root[name]
@@ -63,7 +65,12 @@ class StoreImages:
         name, row = self.where[image_id]
         g = self.root[name]
         with quiet_zarr():
-            return np.asarray(g["anomaly_map"][row], dtype=np.float32), np.asarray(g["thumbnail"][row])
+            m = np.asarray(g["anomaly_map"][row], dtype=np.float32)
+            chunk = chunk_file(self.path, name, "anomaly_map", row, m.ndim + 1)
+            if not chunk.exists() or not np.isfinite(m).any():
+                raise Refused(f"image {image_id}: the store says ok but its map is missing ({chunk}); "
+                              f"run `ssdnet verify --repair {self.path}`, then scan again to refit it")
+            return m, np.asarray(g["thumbnail"][row])
 
 
 def display_shape(shape: tuple[int, int], max_side: int | None, min_side: int = 0) -> tuple[int, int]:

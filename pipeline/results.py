@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from pipeline.flags import FLAG_VAR, Z_VAR
+from pipeline.integrity import chunk_file
 from pipeline.store import ADDED_VARS, INDEX_VARS, quiet_zarr
 
 
@@ -51,7 +52,7 @@ def _read_index(store: str | os.PathLike) -> xr.Dataset:
         if "image" not in ds.dims or any(v not in ds for v in INDEX_VARS if v not in ("image", *ADDED_VARS)):
             continue  # a group a running scan is still creating
         # A group written by an earlier version, not yet rescanned (a writer creates these before status).
-        ds = ds.assign({v: ("image", np.full(ds.sizes["image"], np.nan)) for v in ADDED_VARS if v not in ds})
+        ds = ds.assign({v: ("image", np.full(ds.sizes["image"], fill)) for v, fill in ADDED_VARS.items() if v not in ds})
         parts.append(_with_flags(_plain_strings(ds[[v for v in INDEX_VARS if v != "image"]].load()), ds))
     if not parts:
         empty = {v: ("image", np.array([], dtype=str)) for v in INDEX_VARS if v != "image"}
@@ -64,14 +65,21 @@ def _read_index(store: str | os.PathLike) -> xr.Dataset:
 
 
 def open_map(store: str | os.PathLike, image_id: str) -> xr.DataArray:
-    """The anomaly map (y, x) of one image; KeyError when the store has no map for it."""
+    """The anomaly map (y, x) of one image; KeyError when the store has no map for it, or when
+    the row says ok but its map is gone or holds no value (damage: ``ssdnet verify --repair``)."""
     tree = _open_tree(store)
-    for node in tree.children.values():
+    for name, node in tree.children.items():
         ds = node.to_dataset()
         if "anomaly_map" not in ds or image_id not in ds.indexes["image"]:
             continue
         status = str(ds["status"].sel(image=image_id).values)
         if status != "ok":
             raise KeyError(f"{image_id}: no map (status {status or 'pending'!r})")
-        return ds["anomaly_map"].sel(image=image_id).load()
+        row = int(ds.indexes["image"].get_loc(image_id))
+        chunk = chunk_file(store, name, "anomaly_map", row, ds["anomaly_map"].ndim)
+        m = ds["anomaly_map"].sel(image=image_id).load()
+        if not chunk.exists() or not np.isfinite(m.values).any():
+            raise KeyError(f"{image_id}: the store says ok but its map is missing ({chunk}); "
+                           f"run `ssdnet verify --repair {os.fspath(store)}`, then scan again to refit it")
+        return m
     raise KeyError(f"{image_id}: not in {os.fspath(store)}")

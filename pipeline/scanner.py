@@ -383,6 +383,17 @@ def summary(store: str, tally: Tally, dashboard: str = "", pack: int = 1, gpu_wo
             "dashboard": dashboard}
 
 
+@contextlib.contextmanager
+def _naming(store: str) -> Iterator[None]:
+    """An OSError that names no file (zarr's writes name none) names the store it happened in."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror or str(exc), store) from exc
+        raise
+
+
 def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | os.PathLike,
          client: Client | None = None, on_progress: Callable[[Tally, bool], None] | None = None,
          on_client: Callable[[Client], None] | None = None, **options: Any) -> dict[str, Any]:
@@ -398,7 +409,7 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
     cfg, opts = resolve_all(cfg_values, scan_values)
     srcs = describe_all([os.fspath(s) for s in sources])
     store = os.fspath(store)
-    with store_lock(store):
+    with _naming(store), store_lock(store):
         writer = StoreWriter(store, cfg, opts.map_dtype)
         try:
             with contextlib.ExitStack() as stack:
@@ -423,10 +434,18 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                 counting = _count_in_background(scanner.tally, srcs, opts)
                 if scanner.pack > 1:
                     counting.join(timeout=5)  # a small archive's tail is sized from the start
-                tally = scanner.run(iter_entries(srcs, opts.include, opts.exclude))
+                interrupted = False
+                try:
+                    tally = scanner.run(iter_entries(srcs, opts.include, opts.exclude))
+                except KeyboardInterrupt:
+                    # run() has written every finished row; say what was done, then stop.
+                    interrupted, tally = True, scanner.tally
                 result = summary(store, tally, client.dashboard_link, scanner.pack, len(gpu_workers))
         finally:
             writer.close()
+        if interrupted:
+            log.warning("interrupted: %s", result)
+            return {**result, "interrupted": True}
         # Only after a finished pass, and on the closed store (one row per image): flags are
         # relative to the whole archive.
         result.update(flag_store(store, opts.anomaly_z, opts.threshold))

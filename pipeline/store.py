@@ -22,6 +22,7 @@ import zarr
 import ssdnet
 
 from pipeline.exitcodes import Refused
+from pipeline.integrity import MAP_CRC, NO_CRC, chunk_file, damaged_metadata, map_checksum
 from pipeline.lock import LOCK_NAME
 from pipeline.worker import thumb_shape
 
@@ -32,10 +33,10 @@ FLOAT_VARS = ("score_max", "score_p99", "score_mean", "texture_share", "seconds"
 TIME_VAR = "finished_at"
 # Written last: the commit marker.
 STATUS = "status"
-INDEX_VARS = ("image", *STR_VARS, *INT_VARS, *FLOAT_VARS, TIME_VAR, STATUS)
-# Index variables that stores written by earlier versions lack: NaN for their rows when read,
-# created (NaN-filled) when a scan opens such a store.
-ADDED_VARS = ("texture_share",)
+INDEX_VARS = ("image", *STR_VARS, *INT_VARS, *FLOAT_VARS, MAP_CRC, TIME_VAR, STATUS)
+# Index variables that stores written by earlier versions lack, and the value their rows get
+# (when read, and in the arrays a scan creates when it opens such a store).
+ADDED_VARS = {"texture_share": float("nan"), MAP_CRC: NO_CRC}
 INDEX_CHUNK = 1024
 TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
 
@@ -72,6 +73,8 @@ def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
         kind: dict[str, Any] = {"dtype": str}
     elif name in INT_VARS or name == TIME_VAR:
         kind = {"dtype": "int64", "fill_value": 0}
+    elif name == MAP_CRC:
+        kind = {"dtype": "int64", "fill_value": NO_CRC}
     else:
         kind = {"dtype": "float64", "fill_value": float("nan")}
     attrs = TIME_ATTRS if name == TIME_VAR else {}
@@ -113,6 +116,13 @@ class StoreWriter:
         fresh = not (p / "zarr.json").exists()
         if fresh and stray:
             raise Refused(f"{path} is a non-empty directory, not an ssdnet store")
+        damaged = [] if fresh else damaged_metadata(path)
+        if damaged:
+            # Writing now would drop the consolidated copy that can still rebuild it: refuse first.
+            file, why = damaged[0]
+            more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+            raise Refused(f"store {path}: {file}{more}: damaged metadata ({why}); "
+                          f"run `ssdnet verify --repair {path}`, then scan again")
         with quiet_zarr():
             # Opened without consolidated metadata, whose copy of the shapes goes stale as we write.
             self.root = zarr.open_group(self.path, mode="a", zarr_format=3, use_consolidated=False)
@@ -179,8 +189,13 @@ class StoreWriter:
             self._swap_remove(group, i)
 
     def done(self, image_id: str, sha256: str) -> bool:
+        """Whether the store holds this image's result already: an ok row of the same bytes
+        whose map chunk is there (a cheap check: a row whose map was lost is refitted)."""
         row = self.known.get(image_id)
-        return row is not None and row.status == "ok" and row.sha256 == sha256
+        if row is None or row.status != "ok" or row.sha256 != sha256:
+            return False
+        maps = self.arrays[row.group].get("anomaly_map")
+        return maps is None or chunk_file(self.path, row.group, "anomaly_map", row.row, maps.ndim).exists()
 
     # --- layout
     def _group(self, name: str, height: int, width: int) -> dict[str, zarr.Array]:
@@ -267,9 +282,13 @@ class StoreWriter:
                                    for rec in recs])
             _set_rows(thumbs, rows, [rec["thumbnail"] if "thumbnail" in rec else np.zeros(thumbs.shape[1:], "uint8")
                                      for rec in recs])
+        for rec in recs:
+            if "map" in rec:
+                rec[MAP_CRC] = map_checksum(rec["map"], self.map_dtype)
+
         def put(var: str) -> None:
-            values = [rec["id"] if var == "image" else rec.get(var, "" if var in STR_VARS else np.nan)
-                      for rec in recs]
+            missing = "" if var in STR_VARS else NO_CRC if var == MAP_CRC else np.nan
+            values = [rec["id"] if var == "image" else rec.get(var, missing) for rec in recs]
             _set_rows(a[var], rows, values)
 
         list(self.pool.map(put, INDEX_VARS[:-1]))
