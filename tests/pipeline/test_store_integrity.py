@@ -43,6 +43,8 @@ def test_a_deleted_map_chunk_is_refused_reported_and_refitted(client, scanned, c
         pipeline.open_map(store, lost)
     assert run_cli(["show", store, lost, "--out", store.parent / "o.png"]) == 2
     assert "map is missing" in capsys.readouterr().err
+    assert run_cli(["review", store, "--out", store.parent / "report"]) == 2  # no NaN map on the page
+    assert "map is missing" in capsys.readouterr().err
     report = verify(store)
     assert [r["id"] for r in report.rows] == [lost] and not report.clean
     assert run_cli(["verify", store]) == 3
