@@ -418,7 +418,9 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                     client, own_gpus = stack.enter_context(open_client(opts, cfg))
                 if on_client:
                     on_client(client)
-                client.register_plugin(TorchThreads(cfg.threads, own_gpus, cfg))
+                # A cluster object in this process (local, cuda, batch): its workers are ours to quiet.
+                started_here = getattr(client, "cluster", None) is not None
+                client.register_plugin(TorchThreads(cfg.threads, own_gpus, cfg, ignore_interrupt=started_here))
                 if not client.nthreads():
                     # A batch cluster's workers come when its jobs start: ask them, not an empty cluster.
                     log.info("waiting for the cluster's first worker")
@@ -444,7 +446,7 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
         finally:
             writer.close()
         if interrupted:
-            log.warning("interrupted: %s", result)
+            log.info("interrupted: %s", result)
             return {**result, "interrupted": True}
         # Only after a finished pass, and on the closed store (one row per image): flags are
         # relative to the whole archive.

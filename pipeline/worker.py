@@ -6,6 +6,7 @@ They never touch the sources or the store, so a cluster needs no shared filesyst
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Any
 
@@ -94,14 +95,23 @@ class TorchThreads(WorkerPlugin):
 
     name = "ssdnet-torch-threads"
 
-    def __init__(self, threads: int, spread: bool = False, cfg: ssdnet.Config | None = None):
+    def __init__(self, threads: int, spread: bool = False, cfg: ssdnet.Config | None = None,
+                 ignore_interrupt: bool = False):
         self.threads = threads
         self.spread = spread
         self.cfg = cfg
+        self.ignore_interrupt = ignore_interrupt
 
     def setup(self, worker: Any) -> None:
         import torch
 
+        if self.ignore_interrupt:
+            # Workers of a cluster this process started share its terminal: Ctrl-C reaches them
+            # too, and each would print a traceback. The scan handles Ctrl-C and stops them.
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            except ValueError:
+                pass  # not the worker's main thread: leave it
         keep_freed_memory()
         if self.threads > 0:
             torch.set_num_threads(self.threads)
