@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
 from pipeline.store import StoreWriter  # noqa: E402
-from pipeline.worker import thumb_shape  # noqa: E402
+from pipeline.layout import thumb_shape  # noqa: E402
 
 
 def record(i: int, size: int, rng: np.random.Generator) -> dict:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from pipeline.store import INDEX_CHUNK, STATUS, quiet_zarr
+from pipeline.layout import INDEX_CHUNK, STATUS, quiet_zarr
 
 Z_VAR = "anomaly_z"
 FLAG_VAR = "is_anomalous"

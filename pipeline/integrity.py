@@ -106,7 +106,7 @@ def verify(store: str | os.PathLike, repair: bool = False) -> Report:
     ``repair``, rebuild what metadata can be rebuilt and mark damaged rows failed."""
     import zarr
 
-    from pipeline.store import FAILED, STATUS, quiet_zarr
+    from pipeline.layout import FAILED, STATUS, quiet_zarr
 
     store = os.fspath(store)
     report = Report(store)

@@ -22,7 +22,7 @@ from ssdnet.overlay import colormap, normalise
 
 from pipeline.exitcodes import Refused
 from pipeline.integrity import chunk_file
-from pipeline.store import STATUS, quiet_zarr
+from pipeline.layout import STATUS, quiet_zarr
 
 OUTLINE_RGB = (0, 255, 255)
 ALPHA = 0.5

@@ -9,7 +9,7 @@ import xarray as xr
 
 from pipeline.flags import FLAG_VAR, Z_VAR
 from pipeline.integrity import chunk_file
-from pipeline.store import ADDED_VARS, INDEX_VARS, quiet_zarr
+from pipeline.layout import ADDED_VARS, INDEX_VARS, quiet_zarr
 
 
 def _open_tree(store: str | os.PathLike) -> xr.DataTree:

@@ -82,7 +82,7 @@ def write_report(store: str | os.PathLike, out: str | os.PathLike, top: int = 24
     """Write ``out/index.html`` and the top images' pictures; returns what was written."""
     from pipeline.export import index_table
     from pipeline.report_page import render_page
-    from pipeline.store import store_attrs
+    from pipeline.layout import store_attrs
 
     if top < 0:
         raise Refused("--top must not be negative")

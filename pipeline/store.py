@@ -6,15 +6,13 @@ failed, and it is written after the row's map, thumbnail and every other index v
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import warnings
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import zarr
@@ -23,23 +21,9 @@ import ssdnet
 
 from pipeline.exitcodes import Refused
 from pipeline.integrity import MAP_CRC, NO_CRC, chunk_file, damaged_metadata, map_checksum
+from pipeline.layout import (ADDED_VARS, FAILED, INDEX_CHUNK, INDEX_VARS, INT_VARS, STATUS, STR_VARS,  # noqa: F401
+                             TIME_ATTRS, TIME_VAR, group_name, quiet_zarr, store_attrs, thumb_shape)
 from pipeline.lock import LOCK_NAME
-from pipeline.worker import thumb_shape
-
-FAILED = "failed"
-STR_VARS = ("path", "sha256", "worker", "error")
-INT_VARS = ("height", "width")
-FLOAT_VARS = ("score_max", "score_p99", "score_mean", "texture_share", "seconds")
-TIME_VAR = "finished_at"
-# Written last: the commit marker.
-STATUS = "status"
-INDEX_VARS = ("image", *STR_VARS, *INT_VARS, *FLOAT_VARS, MAP_CRC, TIME_VAR, STATUS)
-# Index variables that stores written by earlier versions lack, and the value their rows get
-# (when read, and in the arrays a scan creates when it opens such a store).
-ADDED_VARS = {"texture_share": float("nan"), MAP_CRC: NO_CRC}
-INDEX_CHUNK = 1024
-TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
-
 
 @dataclass
 class Row:
@@ -47,25 +31,6 @@ class Row:
     row: int
     sha256: str
     status: str
-
-
-def group_name(height: int, width: int) -> str:
-    return f"{height}x{width}" if height > 0 else FAILED
-
-
-@contextlib.contextmanager
-def quiet_zarr() -> Iterator[None]:
-    """Zarr warns about the lock file and about consolidated metadata in v3; neither matters here."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr hierarchy")
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        yield
-
-
-def store_attrs(store: str | os.PathLike) -> dict[str, Any]:
-    """A store's attributes (its bound config, version, map dtype), read without writing."""
-    with quiet_zarr():
-        return dict(zarr.open_group(os.fspath(store), mode="r").attrs)
 
 
 def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:

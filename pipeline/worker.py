@@ -17,18 +17,11 @@ from PIL import Image
 
 import ssdnet
 from cluster.gpu import WORKERS_PER_JOB_ENV, device_for
+from pipeline.layout import thumb_shape
 from ssdnet.overlay import to_rgb8
 
-THUMB_MAX = 256
-
-
-def thumb_shape(height: int, width: int) -> tuple[int, int]:
-    scale = min(1.0, THUMB_MAX / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
 def thumbnail(image: np.ndarray) -> np.ndarray:
-    """uint8 (ty, tx, 3): the image with its longer side at most THUMB_MAX pixels."""
+    """uint8 (ty, tx, 3): the image with its longer side at most ``pipeline.layout.THUMB_MAX`` pixels."""
     rgb = to_rgb8(image)
     ty, tx = thumb_shape(*rgb.shape[:2])
     if (ty, tx) == rgb.shape[:2]:

@@ -1,0 +1,57 @@
+"""The scan store's layout: its variables, groups and attributes, for readers and the writer alike.
+
+Light on purpose: numpy and zarr only (no torch, no Dask), so that reading a store
+(``pipeline.open_index``, ``open_map``, ``review``) needs none of the compute stack.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from typing import Any, Iterator
+
+import zarr
+
+from pipeline.integrity import MAP_CRC, NO_CRC
+
+FAILED = "failed"
+STR_VARS = ("path", "sha256", "worker", "error")
+INT_VARS = ("height", "width")
+FLOAT_VARS = ("score_max", "score_p99", "score_mean", "texture_share", "seconds")
+TIME_VAR = "finished_at"
+# Written last: the commit marker.
+STATUS = "status"
+INDEX_VARS = ("image", *STR_VARS, *INT_VARS, *FLOAT_VARS, MAP_CRC, TIME_VAR, STATUS)
+# Index variables that stores written by earlier versions lack, and the value their rows get
+# (when read, and in the arrays a scan creates when it opens such a store).
+ADDED_VARS = {"texture_share": float("nan"), MAP_CRC: NO_CRC}
+INDEX_CHUNK = 1024
+TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
+
+
+def group_name(height: int, width: int) -> str:
+    return f"{height}x{width}" if height > 0 else FAILED
+
+
+@contextlib.contextmanager
+def quiet_zarr() -> Iterator[None]:
+    """Zarr warns about the lock file and about consolidated metadata in v3; neither matters here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr hierarchy")
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        yield
+
+
+def store_attrs(store: str | os.PathLike) -> dict[str, Any]:
+    """A store's attributes (its bound config, version, map dtype), read without writing."""
+    with quiet_zarr():
+        return dict(zarr.open_group(os.fspath(store), mode="r").attrs)
+
+
+THUMB_MAX = 256
+
+
+def thumb_shape(height: int, width: int) -> tuple[int, int]:
+    """A thumbnail's shape: the image's with its longer side at most THUMB_MAX pixels."""
+    scale = min(1.0, THUMB_MAX / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))

@@ -1,0 +1,41 @@
+"""Reading a store needs numpy, zarr, xarray and pandas only: no torch, no Dask (issue 30)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pipeline
+
+from scan_fixtures import FAST, client, write_images  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+READER = """
+import json, sys
+for name in ("torch", "distributed", "dask"):
+    sys.modules[name] = None  # as if not installed: importing it fails, probing finds nothing
+store, image, out = sys.argv[1:4]
+import pipeline
+from pipeline.pictures import save_overlay
+from pipeline.review import write_report
+index = pipeline.open_index(store)
+heat = pipeline.open_map(store, image)
+save_overlay(store, image, out + "/overlay.png")
+report = write_report(store, out + "/report")
+print(json.dumps({"images": int(index.sizes["image"]), "map": list(heat.shape), "pictured": report["pictured"],
+                  "loaded": sorted(m for m, mod in sys.modules.items()
+                                  if mod is not None and m.split(".")[0] in ("torch", "distributed", "dask"))}))
+"""
+
+
+def test_open_index_open_map_show_and_review_run_without_torch_or_dask(client, tmp_path):
+    write_images(tmp_path / "src", 2)
+    store = tmp_path / "s.zarr"
+    pipeline.scan(tmp_path / "src", store, client=client, **FAST)
+    res = subprocess.run([sys.executable, "-c", READER, str(store), "src/img_000.png", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got == {"images": 2, "map": [48, 48], "pictured": 2, "loaded": []}
+    assert (tmp_path / "overlay.png").stat().st_size > 0 and (tmp_path / "report" / "index.html").exists()
