@@ -32,7 +32,7 @@ def plan(spec: ClusterSpec, probe_timeout: str = "10s") -> dict[str, Any]:
 
 
 def _probe(spec: ClusterSpec, timeout: str) -> dict[str, Any]:
-    from .connect import connect
+    from .client import connect
 
     with connect(spec, timeout=timeout) as client:
         workers = client.scheduler_info(n_workers=-1)["workers"]

@@ -5,8 +5,6 @@ import dataclasses
 import re
 from typing import Any
 
-from dask.utils import parse_bytes, parse_timedelta
-
 from .spec import JOBQUEUE_KINDS, KINDS
 
 _TYPE_NAMES = {"str": "a string", "int": "an integer", "bool": "true or false",
@@ -37,6 +35,9 @@ def walltime_seconds(text: str) -> float | None:
 
 
 def problems(spec: Any) -> list[str]:
+    # Dask's parsers, imported here: reading a spec must not load Dask (an analytics machine has none).
+    from dask.utils import parse_bytes
+
     out: list[str] = []
     for f in dataclasses.fields(spec):
         bad = type_problem(f.name, f.type, getattr(spec, f.name))
@@ -81,6 +82,8 @@ def problems(spec: Any) -> list[str]:
 def _lifetime_problems(spec: Any) -> list[str]:
     if not spec.lifetime:
         return []
+    from dask.utils import parse_timedelta  # as in problems(): only when a spec is checked
+
     try:
         life = parse_timedelta(spec.lifetime)
         stagger = parse_timedelta(spec.lifetime_stagger or "0s")

@@ -7,6 +7,7 @@ read-only file system, I/O error), 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -15,30 +16,39 @@ import cluster
 import ssdnet
 
 from pipeline import exitcodes
-from pipeline.commands.cluster_info import cluster_group
-from pipeline.commands.detect import detect_cmd
-from pipeline.commands.eval import eval_cmd
-from pipeline.commands.review import index_cmd, review_cmd, show_cmd
-from pipeline.commands.scan import scan_cmd
-from pipeline.commands.submit import submit_cmd
-from pipeline.commands.verify import verify_cmd
+
+# Command -> "module:function": a command's module (and what it needs: torch, Dask) loads only
+# when that command runs, so `ssdnet index` or `review` on an analytics machine needs neither.
+COMMANDS = {
+    "detect": "pipeline.commands.detect:detect_cmd",
+    "eval": "pipeline.commands.eval:eval_cmd",
+    "scan": "pipeline.commands.scan:scan_cmd",
+    "cluster": "pipeline.commands.cluster_info:cluster_group",
+    "submit": "pipeline.commands.submit:submit_cmd",
+    "review": "pipeline.commands.review:review_cmd",
+    "show": "pipeline.commands.review:show_cmd",
+    "index": "pipeline.commands.review:index_cmd",
+    "verify": "pipeline.commands.verify:verify_cmd",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (click's documented lazy pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="ssdnet")
 def cli() -> None:
     """Zero-shot anomaly localization: one fresh network fitted per image."""
-
-
-cli.add_command(detect_cmd)
-cli.add_command(eval_cmd)
-cli.add_command(scan_cmd)
-cli.add_command(cluster_group)
-cli.add_command(submit_cmd)
-cli.add_command(review_cmd)
-cli.add_command(show_cmd)
-cli.add_command(index_cmd)
-cli.add_command(verify_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,3 +39,25 @@ def test_open_index_open_map_show_and_review_run_without_torch_or_dask(client, t
     got = json.loads(res.stdout.strip().splitlines()[-1])
     assert got == {"images": 2, "map": [48, 48], "pictured": 2, "loaded": []}
     assert (tmp_path / "overlay.png").stat().st_size > 0 and (tmp_path / "report" / "index.html").exists()
+
+
+CLI = """
+import sys
+for name in ("torch", "distributed", "dask"):
+    sys.modules[name] = None
+from pipeline.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_the_reading_commands_run_without_torch_or_dask(client, tmp_path):
+    write_images(tmp_path / "src", 2)
+    store = tmp_path / "s.zarr"
+    pipeline.scan(tmp_path / "src", store, client=client, **FAST)
+    for args in (["index", store], ["show", store, "src/img_001.png", "--out", tmp_path / "o.png"],
+                 ["review", store, "--out", tmp_path / "report"], ["verify", store]):
+        res = subprocess.run([sys.executable, "-c", CLI, *map(str, args)], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300)
+        assert res.returncode == 0, (args[0], res.stderr[-2000:])
+    assert "src/img_000.png" in subprocess.run([sys.executable, "-c", CLI, "index", str(store)], cwd=ROOT,
+                                               capture_output=True, text=True, timeout=300).stdout
