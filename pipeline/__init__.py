@@ -5,6 +5,7 @@ The only package that imports both ``ssdnet`` (the method) and ``cluster`` (Dask
 
 # Lazy: ``import pipeline`` stays light (no dask, zarr or torch until a scan is asked for).
 _LAZY = {"scan": "pipeline.scanner", "open_index": "pipeline.results", "open_map": "pipeline.results"}
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str):
@@ -13,3 +14,7 @@ def __getattr__(name: str):
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__  # what tab completion offers: the lazy names too

@@ -61,3 +61,11 @@ def test_the_reading_commands_run_without_torch_or_dask(client, tmp_path):
         assert res.returncode == 0, (args[0], res.stderr[-2000:])
     assert "src/img_000.png" in subprocess.run([sys.executable, "-c", CLI, "index", str(store)], cwd=ROOT,
                                                capture_output=True, text=True, timeout=300).stdout
+
+
+def test_the_packages_list_their_public_names_without_loading_them():
+    res = subprocess.run([sys.executable, "-c", "import sys, pipeline, ssdnet, cluster; "
+                          "print(dir(pipeline), 'connect' in dir(cluster), 'detect' in dir(ssdnet), "
+                          "sorted(m for m in ('torch', 'dask', 'distributed', 'zarr') if m in sys.modules))"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.stdout.strip() == "['open_index', 'open_map', 'scan'] True True []", res.stderr
