@@ -2,25 +2,45 @@
 
 Every entry carries its bytes (archive members are read in place, never extracted) or the
 reason they could not be read. Member names only ever become ids, never paths to write.
+
+Nothing a source holds disappears silently, as an archive at scale holds everything once: a
+path that is not scanned is a :class:`Skipped` (counted by reason in the scan's summary), a
+member whose path leaves its archive is a failed row, a second image with an id already seen
+gets a numbered id, and a source that cannot be read to its end (a damaged archive) ends in
+one failed row that says how far it got, after the images read before the damage.
 """
 from __future__ import annotations
 
+import bz2
 import fnmatch
 import glob
+import gzip
+import logging
+import lzma
 import os
 import posixpath
+import stat
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 import ssdnet
 
 from pipeline.exitcodes import Refused
 
+log = logging.getLogger("ssdnet.scan")
+
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 LIST_SUFFIX = ".txt"
+# The id folder of members whose path leaves their archive: readable, and should a member really
+# be named so, the ids still differ (numbered, like any id seen twice).
+OUTSIDE = "(outside)"
+# What reading a damaged archive or list file raises: tarfile's and zipfile's errors, the
+# decompressors' (gzip's BadGzipFile and bz2's are OSErrors), an early end, a list that is not UTF-8.
+DAMAGE = (OSError, EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile, UnicodeDecodeError)
 
 
 @dataclass(frozen=True)
@@ -29,6 +49,21 @@ class Entry:
     path: str        # where it came from, for people: a file path or "archive.tar:member"
     data: bytes | None
     error: str = ""  # why data could not be read (then data is None)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path a source holds that is not scanned, and why (one of a few fixed reasons, counted)."""
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """An image a source holds, before its id is made unique: the id's tail, and how to read it."""
+    rel: str
+    path: str
+    read: Callable[[], tuple[bytes | None, str]]
 
 
 @dataclass(frozen=True)
@@ -55,6 +90,19 @@ def safe_relative(name: str) -> str:
     """A member or list path as an id tail: posix, no leading '/', no '..' climbing out."""
     parts = [p for p in posixpath.normpath(name.replace("\\", "/")).split("/") if p not in ("", ".", "..")]
     return "/".join(parts)
+
+
+def leaves_archive(name: str) -> bool:
+    """Whether a member path is absolute (``/x``, ``C:/x``) or climbs out with ``..``."""
+    norm = posixpath.normpath(name.replace("\\", "/"))
+    first = norm.split("/", 1)[0]
+    return norm.startswith("/") or first == ".." or (len(first) == 2 and first[1] == ":")
+
+
+def numbered(rel: str, n: int) -> str:
+    """``rel`` with ``~n`` before its extension: ``x/a.png`` -> ``x/a~2.png``."""
+    stem, ext = posixpath.splitext(rel)
+    return f"{stem}~{n}{ext}"
 
 
 def describe(location: str) -> Source:
@@ -100,52 +148,192 @@ def _read_file(path: str) -> tuple[bytes | None, str]:
         return None, f"cannot read: {exc.strerror or exc}"
 
 
-def _walk(root: str) -> Iterator[str]:
+def _walk(root: str) -> Iterator[str | Skipped]:
+    """The file paths under ``root``, and what the walk cannot enter, as :class:`Skipped`."""
+    unreadable: list[OSError] = []
     # Sorted per directory: deterministic order without listing the whole tree first.
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable.append):
+        yield from _unreadable(unreadable)
         dirnames.sort()
+        for name in dirnames:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                yield Skipped(path, "symlink to a directory (not followed)")
+            elif is_image_name(name):
+                yield Skipped(path, "directory")  # what it holds is walked all the same
         for name in sorted(filenames):
             yield os.path.join(dirpath, name)
+    yield from _unreadable(unreadable)
 
 
-def _files(src: Source, paths: Iterable[str], base: str) -> Iterator[tuple[str, Callable[[], Entry]]]:
+def _unreadable(errors: list[OSError]) -> Iterator[Skipped]:
+    # os.walk reports a directory it cannot list through onerror, and otherwise passes it by.
+    yield from (Skipped(exc.filename or "?", "unreadable directory") for exc in errors)
+    errors.clear()
+
+
+def _regular(path: str) -> bool:
+    """False for what opening would block on or misread (a FIFO, a device, a socket); a path that
+    cannot be looked at counts as regular: reading it then says why, in its failed row."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
+
+
+def _files(src: Source, paths: Iterable[str | Skipped], base: str, once: bool = False) -> Iterator[Found | Skipped]:
+    """Files as images, or why not; ``once``: a path named again (a list) is skipped, not fitted twice."""
+    named: set[str] = set()
     for path in paths:
-        if not is_image_name(path) or os.path.isdir(path):
+        if isinstance(path, Skipped):
+            yield path
+        elif os.path.isdir(path):  # a glob's match or a list's line
+            if is_image_name(path):
+                yield Skipped(path, "directory")
+        elif not is_image_name(path):
+            yield Skipped(path, "not an image extension")
+        elif not _regular(path):
+            yield Skipped(path, "not a regular file")
+        elif once and os.path.abspath(path) in named:
+            yield Skipped(path, "listed again")
+        else:
+            if once:
+                named.add(os.path.abspath(path))
+            yield Found(safe_relative(os.path.relpath(path, base)), path, lambda path=path: _read_file(path))
+
+
+def _member(src: Source, name: str, read: Callable[[], tuple[bytes | None, str]]) -> Found:
+    """An archive member; one whose path leaves the archive is never read, and its row fails."""
+    path = f"{src.location}:{name}"
+    if leaves_archive(name):
+        reason = f"member path {name!r} leaves the archive (absolute or '..' climbing out): not read"
+        return Found(f"{OUTSIDE}/{safe_relative(name)}", path, lambda: (None, reason))
+    return Found(safe_relative(name), path, read)
+
+
+def _tar_kind(member: tarfile.TarInfo) -> str:
+    """What a member is when not a regular file ('' when it is)."""
+    if member.isfile():
+        return ""
+    if member.isdir():
+        return "directory"
+    return "symlink member" if member.issym() else "hard link member" if member.islnk() else "special file member"
+
+
+def _skipped(location: str, name: str, kind: str) -> Iterator[Skipped]:
+    """Why a member that is not a regular image file is not scanned; nothing for a directory whose
+    name is not an image's (it only structures the archive: its members come on their own)."""
+    name = name.rstrip("/")
+    if is_image_name(name):
+        yield Skipped(f"{location}:{name}", kind)
+    elif kind != "directory":
+        yield Skipped(f"{location}:{name}", "not an image extension")
+
+
+def _tar_members(src: Source, tf: tarfile.TarFile, stream: _UpToDamage | None = None) -> Iterator[Found | Skipped]:
+    for member in tf:
+        tf.members = []  # one pass never looks back: keep memory flat on huge archives
+        kind = _tar_kind(member)
+        if kind or not is_image_name(member.name):
+            yield from _skipped(src.location, member.name, kind)
             continue
-        rel = safe_relative(os.path.relpath(path, base))
-        yield rel, lambda path=path, rel=rel: Entry(f"{src.name}/{rel}", path, *_read_file(path))
+        # Read by the caller before the next member, or never (a member --include leaves out).
+        yield _member(src, member.name, lambda member=member: _read_tar_member(tf, member, stream))
 
 
-def _tar(src: Source) -> Iterator[tuple[str, Callable[[], Entry]]]:
-    # Stream mode: one pass, also for .tar.gz, where random access would re-decompress.
-    with tarfile.open(src.location, mode="r|*") as tf:
-        for member in tf:
-            tf.members = []  # stream mode never looks back: keep memory flat on huge archives
-            if not member.isfile() or not is_image_name(member.name):
-                continue
-            rel = safe_relative(member.name)
+def _read_tar_member(tf: tarfile.TarFile, member: tarfile.TarInfo,
+                     stream: _UpToDamage | None) -> tuple[bytes | None, str]:
+    try:
+        return tf.extractfile(member).read(), ""
+    except tarfile.ReadError as exc:
+        # A stream has no way round a damaged member: the whole archive's row says what it was.
+        raise (stream.cause(exc) if stream else exc) from None
+
+
+_COMPRESSED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+
+
+def _decompressed(path: str) -> BinaryIO:
+    """The archive's tar data, decompressed (chosen by magic, as tarfile's ``r|*``) by Python's own
+    readers: unlike tarfile's stream they check the CRC and raise on a stream that ends early."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    for magic, opener in _COMPRESSED:
+        if head.startswith(magic):
+            return opener(path, "rb")
+    return open(path, "rb")
+
+
+class _UpToDamage:
+    """A decompressed stream that ends where its data turns bad, keeping the error. tarfile fills
+    its buffer with several reads and would drop what it held when one raised: ended instead, it
+    yields every member whole before the damage, and the archive's row gives the cause."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.error: BaseException | None = None
+
+    def read(self, size: int) -> bytes:
+        chunks: list[bytes] = []
+        got = 0
+        while got < size and self.error is None:
             try:
-                data, err = tf.extractfile(member).read(), ""
-            except (OSError, tarfile.TarError) as exc:
-                data, err = None, f"cannot read archive member: {exc}"
-            entry = Entry(f"{src.name}/{rel}", f"{src.location}:{member.name}", data, err)
-            yield rel, lambda entry=entry: entry
+                data = self.raw.read1(size - got)  # one decompressor step: nothing it made is lost
+            except DAMAGE as exc:
+                self.error = exc
+                break
+            if not data:
+                break
+            chunks.append(data)
+            got += len(data)
+        return b"".join(chunks)
+
+    def cause(self, exc: BaseException) -> BaseException:
+        """The damage behind ``exc`` (tarfile's "unexpected end of data"), when the stream met one."""
+        return self.error or exc
 
 
-def _zip(src: Source) -> Iterator[tuple[str, Callable[[], Entry]]]:
+def _read_to_end(tf: tarfile.TarFile) -> None:
+    """Read what follows the last member. The decompressors check their data only once they reach
+    its end; and tarfile ends its iteration silently at a damaged member header, so anything but
+    zero padding after where it stopped is damage."""
+    while chunk := tf.fileobj.read(1 << 20):
+        if chunk.strip(b"\0"):
+            raise tarfile.ReadError(f"unreadable tar data at byte {tf.offset} of the uncompressed archive "
+                                    "(a damaged member header, or data past the end-of-archive marker)")
+
+
+def _tar(src: Source) -> Iterator[Found | Skipped]:
+    # Stream mode: one pass, also for .tar.gz, where random access would re-decompress.
+    with _decompressed(src.location) as raw:
+        stream = _UpToDamage(raw)
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as tf:
+                yield from _tar_members(src, tf, stream)
+                _read_to_end(tf)
+        except tarfile.ReadError as exc:
+            raise stream.cause(exc) from None
+        if stream.error:
+            raise stream.error
+
+
+def _read_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[bytes | None, str]:
+    try:
+        return zf.read(info), ""
+    except DAMAGE + (RuntimeError, NotImplementedError) as exc:
+        # Random access: a damaged, encrypted or oddly compressed member costs its own row only.
+        return None, f"cannot read archive member: {exc}"
+
+
+def _zip(src: Source) -> Iterator[Found | Skipped]:
     with zipfile.ZipFile(src.location) as zf:
         for info in zf.infolist():
-            if info.is_dir() or not is_image_name(info.filename):
+            unix_mode = info.external_attr >> 16
+            kind = "directory" if info.is_dir() else "symlink member" if stat.S_ISLNK(unix_mode) else ""
+            if kind or not is_image_name(info.filename):
+                yield from _skipped(src.location, info.filename, kind)
                 continue
-            rel = safe_relative(info.filename)
-
-            def read(info=info, rel=rel) -> Entry:
-                try:
-                    data, err = zf.read(info), ""
-                except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
-                    data, err = None, f"cannot read archive member: {exc}"
-                return Entry(f"{src.name}/{rel}", f"{src.location}:{info.filename}", data, err)
-            yield rel, read
+            yield _member(src, info.filename, lambda info=info: _read_zip_member(zf, info))
 
 
 def _listed(src: Source) -> Iterator[str]:
@@ -157,7 +345,7 @@ def _listed(src: Source) -> Iterator[str]:
                 yield line if os.path.isabs(line) else os.path.join(base, line)
 
 
-def _candidates(src: Source) -> Iterator[tuple[str, Callable[[], Entry]]]:
+def _candidates(src: Source) -> Iterator[Found | Skipped]:
     if src.kind == "dir":
         return _files(src, _walk(src.location), src.location)
     if src.kind == "glob":
@@ -167,7 +355,7 @@ def _candidates(src: Source) -> Iterator[tuple[str, Callable[[], Entry]]]:
     if src.kind == "zip":
         return _zip(src)
     base = os.path.dirname(os.path.abspath(src.location))
-    return _files(src, _listed(src), base)
+    return _files(src, _listed(src), base, once=True)
 
 
 def _wanted(rel: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
@@ -177,33 +365,87 @@ def _wanted(rel: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> boo
 
 
 def count_entries(sources: list[Source], include: Iterable[str] = (), exclude: Iterable[str] = ()) -> int | None:
-    """How many entries iter_entries will yield, from names alone; None when that would mean
-    reading a compressed tar twice (its total then shows once enumeration ends)."""
+    """How many images iter_entries will yield, from names alone; None when that would mean
+    reading a compressed tar twice (its total then shows once enumeration ends), or when a
+    source cannot be read to its end (the scan reports it)."""
     inc, exc = tuple(include), tuple(exclude)
     total = 0
-    for src in sources:
-        if src.kind == "tar":
-            if not src.location.lower().endswith(".tar"):
-                return None
-            with tarfile.open(src.location, mode="r:") as tf:  # seeks over member data
-                names = [m.name for m in tf if m.isfile() and is_image_name(m.name)]
-            rels = {safe_relative(n) for n in names}
-        else:
-            rels = {rel for rel, _ in _candidates(src)}
-        total += sum(1 for rel in rels if _wanted(rel, inc, exc))
+    try:
+        for src in sources:
+            if src.kind == "tar":
+                if not src.location.lower().endswith(".tar"):
+                    return None
+                with tarfile.open(src.location, mode="r:") as tf:  # seeks over member data
+                    total += _count(_tar_members(src, tf), inc, exc)
+            else:
+                total += _count(_candidates(src), inc, exc)
+    except DAMAGE:
+        return None
     return total
 
 
-def iter_entries(sources: list[Source], include: Iterable[str] = (), exclude: Iterable[str] = ()) -> Iterator[Entry]:
-    """Every image entry of ``sources`` in order; ``include``/``exclude`` match the relative path."""
+def _count(items: Iterable[Found | Skipped], include: tuple[str, ...], exclude: tuple[str, ...]) -> int:
+    return sum(1 for item in items if isinstance(item, Found) and _wanted(item.rel, include, exclude))
+
+
+class UniqueIds:
+    """The ids of one source's images, each given once. An id already seen (a zip holding two
+    members named a.png, a member path that normalises onto another's) becomes the first free
+    ``~2``, ``~3``... before the extension. The source's own order decides, so a rerun over the
+    same source makes the same ids and resumes."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.seen: set[str] = set()
+
+    def claim(self, rel: str, path: str) -> str:
+        image_id, n = f"{self.source}/{rel}", 1
+        while image_id in self.seen:
+            n += 1
+            image_id = f"{self.source}/{numbered(rel, n)}"
+        if n > 1:
+            log.warning("%s: id %s/%s is taken by an earlier image of the same source; its id is %s",
+                        path, self.source, rel, image_id)
+        self.seen.add(image_id)
+        return image_id
+
+
+def _damaged(src: Source, reading: str, reached: str, count: int, exc: BaseException) -> Entry:
+    """The failed row of a source that cannot be read to its end. Its id is the source file's own
+    name, which no image id (``<source name>/...``) can equal."""
+    where = f"while reading {reading}" if reading else f"after {reached}" if reached else "before its first entry"
+    if src.kind == "tar" and reached and not reading:
+        # A compressed tar's checksum covers the whole stream and shows garbled data only at its end:
+        # the last member read may hold some (as an image that then does not decode, it fails).
+        where += " (which may hold damaged data)"
+    kind = type(exc).__name__ if type(exc).__module__ == "builtins" else f"{type(exc).__module__}.{type(exc).__name__}"
+    reason = (f"damaged {src.kind} source: stopped {where}, {count} {'entry' if count == 1 else 'entries'} "
+              f"read before it; {kind}: {exc}")
+    return Entry(os.path.basename(os.path.abspath(src.location)), src.location, None, reason)
+
+
+def _source_entries(src: Source, include: tuple[str, ...], exclude: tuple[str, ...]) -> Iterator[Entry | Skipped]:
+    ids = UniqueIds(src.name)
+    reached, reading, count = "", "", 0
+    try:
+        for item in _candidates(src):
+            if isinstance(item, Skipped):
+                yield item
+            elif _wanted(item.rel, include, exclude):
+                reading = item.path  # a tar member is read from the stream here: damage can show
+                entry = Entry(ids.claim(item.rel, item.path), item.path, *item.read())
+                reading = ""
+                yield entry
+            reached, count = item.path, count + 1
+    except DAMAGE as exc:
+        # The images read before stay rows (fitted as usual); the other sources go on.
+        yield _damaged(src, reading, reached, count, exc)
+
+
+def iter_entries(sources: list[Source], include: Iterable[str] = (),
+                 exclude: Iterable[str] = ()) -> Iterator[Entry | Skipped]:
+    """Every image entry of ``sources`` in order, and every path they hold that is not scanned;
+    ``include``/``exclude`` match the relative path (what they leave out is not told)."""
     inc, exc = tuple(include), tuple(exclude)
-    seen: set[str] = set()
     for src in sources:
-        for rel, read in _candidates(src):
-            if not _wanted(rel, inc, exc):
-                continue
-            entry = read()
-            if entry.id in seen:
-                continue  # an archive holding one name twice: the first copy wins
-            seen.add(entry.id)
-            yield entry
+        yield from _source_entries(src, inc, exc)

@@ -73,6 +73,9 @@ def _clock(seconds: float) -> str:
 def human_summary(summary: dict[str, Any]) -> str:
     lines = [f"{summary['store']}: ok {summary['ok']}, failed {summary['failed']}, "
              f"skipped {summary['skipped']} (already done), {summary['images_per_minute']:.1f} images/min"]
+    if summary.get("skipped_paths"):
+        counts = ", ".join(f"{n} {reason}" for reason, n in summary["skipped_paths"].items())
+        lines.append(f"  not scanned: {counts} (each in the --log-file; the first ones in --json)")
     for image_id in summary["failed_ids"]:
         lines.append(f"  failed: {image_id}: {summary['errors'].get(image_id, '')}")
     return "\n".join(lines)

@@ -33,7 +33,7 @@ from distributed import Client, KilledWorker, as_completed
 import cluster
 import ssdnet
 
-from pipeline.archive import Entry, count_entries, describe_all, iter_entries
+from pipeline.archive import Entry, Skipped, count_entries, describe_all, iter_entries
 from pipeline.exitcodes import Refused
 from pipeline.flags import flag_store
 from pipeline.lock import store_lock
@@ -43,6 +43,7 @@ from pipeline.worker import TorchThreads, fit_images, now_ns
 
 log = logging.getLogger("ssdnet.scan")
 POLL_S = 0.05
+SKIPPED_EXAMPLES = 10  # paths not scanned that the summary lists (the log has every one)
 
 
 @dataclass
@@ -74,7 +75,15 @@ class Tally:
 
     def __post_init__(self) -> None:
         self.errors: dict[str, str] = {}
+        self.skipped_paths: dict[str, int] = {}  # paths the sources hold that are not scanned, by reason
+        self.skipped_examples: list[list[str]] = []  # the first few: [path, reason]
         self.start = time.monotonic()
+
+    def skip(self, item: Skipped) -> None:
+        self.skipped_paths[item.reason] = self.skipped_paths.get(item.reason, 0) + 1
+        if len(self.skipped_examples) < SKIPPED_EXAMPLES:
+            self.skipped_examples.append([item.path, item.reason])
+        log.info("not scanned: %s: %s", item.path, item.reason)
 
     @property
     def done(self) -> int:
@@ -226,7 +235,7 @@ class Scanner:
             self.in_flight -= len(p.members)
         return p
 
-    def run(self, entries: Iterator[Entry]) -> Tally:
+    def run(self, entries: Iterator[Entry | Skipped]) -> Tally:
         self.client.subscribe_topic(self.topic, self._on_event)
         exhausted = False
         last_report = 0.0
@@ -262,7 +271,10 @@ class Scanner:
             self.on_progress(self.tally, True)
         return self.tally
 
-    def _take(self, entry: Entry) -> list[dict[str, Any]]:
+    def _take(self, entry: Entry | Skipped) -> list[dict[str, Any]]:
+        if isinstance(entry, Skipped):
+            self.tally.skip(entry)  # not an image: not seen, so progress counts images only
+            return []
         self.tally.seen += 1
         if entry.data is None:
             return [self._failed(entry.id, entry.path, "", entry.error)]
@@ -374,6 +386,7 @@ def _count_in_background(tally: Tally, srcs: list, opts: ScanOptions) -> threadi
 
 def summary(store: str, tally: Tally, dashboard: str = "", pack: int = 1, gpu_workers: int = 0) -> dict[str, Any]:
     return {"store": store, "ok": tally.ok, "failed": tally.failed, "skipped": tally.skipped,
+            "skipped_paths": dict(sorted(tally.skipped_paths.items())), "skipped_examples": tally.skipped_examples,
             "pack": pack, "gpu_workers": gpu_workers,
             "images_per_minute": round(tally.rate(), 2), "failed_ids": sorted(tally.errors),
             "errors": dict(sorted(tally.errors.items())),

@@ -10,6 +10,8 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .model import MIN_SIDE
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO, np.ndarray, Image.Image]
@@ -88,8 +90,7 @@ def _from_pil(img: Image.Image, name: str, max_pixels: int) -> np.ndarray:
     w, h = img.size
     if w * h > max_pixels:
         raise ImageError(name, f"{w}x{h} = {w * h} pixels is more than --max-pixels {max_pixels}")
-    if w < 2 or h < 2:
-        raise ImageError(name, f"{w}x{h} is too small to analyse")
+    _check_size(name, w, h)
     mode = img.mode
     if mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
@@ -105,6 +106,13 @@ def _from_pil(img: Image.Image, name: str, max_pixels: int) -> np.ndarray:
     return _gray_if_neutral(arr.astype(np.float32))
 
 
+def _check_size(name: str, width: int, height: int) -> None:
+    # Here, not in the fit: a smaller image would fail deep inside torch's padding. The working
+    # shape never shrinks a side below MIN_SIDE (it keeps the shorter side at >= cfg.size >= 16).
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ImageError(name, f"image {width}x{height} is smaller than the {MIN_SIDE}x{MIN_SIDE} the network needs")
+
+
 def _from_array(arr: np.ndarray, name: str, max_pixels: int) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[..., None]
@@ -113,8 +121,7 @@ def _from_array(arr: np.ndarray, name: str, max_pixels: int) -> np.ndarray:
     h, w = arr.shape[:2]
     if h * w > max_pixels:
         raise ImageError(name, f"{w}x{h} = {w * h} pixels is more than --max-pixels {max_pixels}")
-    if h < 2 or w < 2:
-        raise ImageError(name, f"{w}x{h} is too small to analyse")
+    _check_size(name, w, h)
     arr = arr[..., :3]
     if np.issubdtype(arr.dtype, np.integer):
         top = 65535.0 if arr.dtype.itemsize > 1 else 255.0

@@ -8,6 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+POOLS = 2  # max-pool levels between the input and the bottleneck
+# The smallest image side the network takes. forward pads the input up to a multiple of 2**POOLS
+# by reflection, and the bottleneck's 3x3 reflect-padded convolution needs at least 2 pixels
+# (a reflection pad must be smaller than the side it reflects): the padded side must reach
+# 2 * 2**POOLS, which the smallest side 2**POOLS + 1 does (its pad, at most 2**POOLS - 1, is
+# smaller than itself). Smaller inputs fail inside torch's padding.
+MIN_SIDE = 2**POOLS + 1
+
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
@@ -22,8 +30,8 @@ class UNet(nn.Module):
     """Two encoder blocks, a bottleneck, two decoder blocks, skips at every level.
 
     ``forward(x)`` returns ``x + residual(x)``: the global residual lets the network start
-    from the identity and spend its capacity on what it must change. Any input size works:
-    the input is reflect-padded to a multiple of 4 and the output cropped back.
+    from the identity and spend its capacity on what it must change. Any input whose sides are at least
+    :data:`MIN_SIDE` works: it is reflect-padded to a multiple of 4 and the output cropped back.
     """
 
     def __init__(self, channels: int = 1, width: int = 16):
@@ -43,7 +51,7 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        ph, pw = (-h) % 4, (-w) % 4
+        ph, pw = (-h) % 2**POOLS, (-w) % 2**POOLS
         xp = F.pad(x, (0, pw, 0, ph), mode="reflect") if (ph or pw) else x
         e1 = self.enc1(xp)
         e2 = self.enc2(F.max_pool2d(e1, 2))

@@ -61,3 +61,15 @@ def test_import_loads_neither_dask_nor_zarr_nor_cuda():
             "assert not torch.cuda.is_initialized(); print('clean')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "clean", out.stderr
+
+
+@pytest.mark.parametrize("side", [1, 3, 4])
+def test_an_image_below_the_networks_minimum_is_refused_with_its_size(side):
+    with pytest.raises(ssdnet.ImageError, match=f"image {side}x40 is smaller than the 5x5 the network needs"):
+        ssdnet.detect(np.zeros((40, side), np.uint8), preset="fast", steps=2)
+
+
+def test_an_image_at_the_networks_minimum_is_fitted():
+    image = (np.random.default_rng(0).random((5, 5)) * 255).astype(np.uint8)
+    r = ssdnet.detect(image, preset="fast", steps=2, threads=1)
+    assert r.map.shape == (5, 5) and np.isfinite(r.map).all()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ssdnet.model import UNet
+from ssdnet.model import MIN_SIDE, UNet
 
 
 @pytest.mark.parametrize("shape", [(1, 16, 16), (1, 17, 23), (3, 31, 45), (1, 64, 257), (3, 5, 9)])
@@ -39,3 +39,13 @@ def test_unet_learns_a_residual():
         loss.backward()
         opt.step()
     assert loss.item() < 0.2 * first
+
+
+@pytest.mark.parametrize("shape", [(MIN_SIDE, MIN_SIDE), (MIN_SIDE, 40), (40, MIN_SIDE)])
+def test_min_side_is_the_smallest_side_the_network_takes(shape):
+    net = UNet(channels=1, width=4)
+    assert net(torch.rand(1, 1, *shape)).shape == (1, 1, *shape)
+    for smaller in ((shape[0] - 1, shape[1]), (shape[0], shape[1] - 1)):
+        if min(smaller) < MIN_SIDE:
+            with pytest.raises(RuntimeError, match="[Pp]adding"):
+                net(torch.rand(1, 1, *smaller))
