@@ -29,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
 from bench.heatmap_variants import OUT as MODELS, check_kept, fit_record, fitted  # noqa: E402
+from bench.accuracy import fmt as accuracy_fmt  # noqa: E402
 from bench.report import commit  # noqa: E402
 from ssdnet.api import _to_original, get_extractor  # noqa: E402
 from ssdnet.evaluation import BASELINES, PooledMetrics, image_auroc, list_samples, read_mask, stratified  # noqa: E402
@@ -98,8 +99,20 @@ def leave_one_set_out(table: Mapping[str, Mapping[str, Mapping[str, float]]], ca
             "sets_won": won, "sets": len(sets)}
 
 
-def _score(pooled: PooledMetrics, maxima: list[float], defective: list[bool]) -> dict[str, Any]:
-    return {**pooled.result(), "image_auroc": image_auroc(maxima, defective)}
+class Scores:
+    """One method's maps of a set, pooled: the pixel metrics and the image AUROC (map maximum)."""
+
+    def __init__(self) -> None:
+        self.pooled, self.maxima, self.defective = PooledMetrics(), [], []
+
+    def add(self, m: np.ndarray, sample: Any) -> None:
+        mask = read_mask(sample.mask, m.shape)
+        self.pooled.add(m, mask)
+        self.maxima.append(float(m.max()))
+        self.defective.append(mask is not None and bool(mask.any()))
+
+    def result(self) -> dict[str, Any]:
+        return {**self.pooled.result(), "image_auroc": image_auroc(self.maxima, self.defective)}
 
 
 def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +121,9 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
     samples = stratified(list_samples(Path(args.datasets) / name), args.limit)
     cfg = ssdnet.resolve(preset=args.preset, threads=args.threads, **dict(o.split("=", 1) for o in args.option))
     ids = [s.id for s in samples]
-    fit_key = json.dumps(fit_record(cfg, 0.0, 0.0), sort_keys=True)
+    record = fit_record(cfg, 0.0, 0.0)
+    fit_key = json.dumps(record, sort_keys=True)
+    now = commit()
     if cache.get("ids") != ids or cache.get("fit") != fit_key:
         cache.clear()
         cache.update({"ids": ids, "fit": fit_key, "scores": {}})
@@ -120,43 +135,35 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
             scores.pop(c, None)
             settings[c] = CANDIDATES[c]
     for b in [b for b in BASELINES if b not in scores]:
-        pooled, maxima, defective = PooledMetrics(), [], []
+        scored = Scores()
         t = time.perf_counter()
         for s in samples:
-            m = BASELINES[b](ssdnet.load_image(s.image))
-            mask = read_mask(s.mask, m.shape)
-            pooled.add(m, mask)
-            maxima.append(float(m.max()))
-            defective.append(mask is not None and bool(mask.any()))
-        scores[b] = {**_score(pooled, maxima, defective), "seconds_per_image": (time.perf_counter() - t) / len(samples)}
-        scored_at[b] = commit()
+            scored.add(BASELINES[b](ssdnet.load_image(s.image)), s)
+        scores[b] = {**scored.result(), "seconds_per_image": (time.perf_counter() - t) / len(samples)}
+        scored_at[b] = now
         print(f"{name}: {b} {scores[b]['pixel_auroc']:.4f} / {scores[b]['pixel_auprc']:.4f}", flush=True)
     todo = [c for c in args.candidates if c not in scores]
     if todo:
         folder = Path(args.models) / name / ("select_" + "_".join([args.preset, *sorted(args.option)]))
         folder.mkdir(parents=True, exist_ok=True)
-        problem = check_kept(folder, fit_record(cfg, 0.0, 0.0))
+        problem = check_kept(folder, record)
         if problem:
             raise SystemExit(f"error: {folder}: {problem}; pass --models elsewhere or remove the folder")
-        runs = {c: (ssdnet.resolve(cfg, **CANDIDATES[c]), PooledMetrics(), [], []) for c in todo}
+        runs = {c: (ssdnet.resolve(cfg, **CANDIDATES[c]), Scores()) for c in todo}
         for s in samples:
             model, image, x = fitted(cfg, s, folder)
-            for c, (ccfg, pooled, maxima, defective) in runs.items():
+            for ccfg, scored in runs.values():
                 m, _ = heatmap_and_share(model, x, ccfg, get_extractor(ccfg, x.shape[0], CPU))
-                m = _to_original(m, image.shape[:2])
-                mask = read_mask(s.mask, m.shape)
-                pooled.add(m, mask)
-                maxima.append(float(m.max()))
-                defective.append(mask is not None and bool(mask.any()))
-        for c, (_, pooled, maxima, defective) in runs.items():
-            scores[c] = _score(pooled, maxima, defective)
-            scored_at[c] = commit()
+                scored.add(_to_original(m, image.shape[:2]), s)
+        for c, (_, scored) in runs.items():
+            scores[c] = scored.result()
+            scored_at[c] = now
             print(f"{name}: ssdnet {c} {scores[c]['pixel_auroc']:.4f} / {scores[c]['pixel_auprc']:.4f}", flush=True)
     return scores
 
 
 def fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.3f}"
+    return accuracy_fmt(v, "{:.3f}")
 
 
 def render(result: dict[str, Any], baselines: list[str]) -> str:

@@ -32,6 +32,23 @@ def chunk_file(store: str | os.PathLike, group: str, array: str, row: int, ndim:
     return Path(store, group, array, "c", str(row), *(["0"] * (ndim - 1)))
 
 
+def lost_map(store: str | os.PathLike, group: str, row: int, m: np.ndarray) -> str:
+    """Why an ok row's map ``m`` (as read) is not there, or '': its chunk file is gone (zarr then
+    serves the fill value), or it holds no finite value."""
+    chunk = chunk_file(store, group, "anomaly_map", row, m.ndim + 1)
+    if not chunk.exists():
+        return f"map chunk {chunk} is missing"
+    if not np.isfinite(m).any():
+        return "map holds no finite value"
+    return ""
+
+
+def lost_map_message(image_id: str, store: str | os.PathLike, why: str) -> str:
+    """What a reader says when it refuses a lost map, and what to do about it."""
+    return (f"image {image_id}: the store says ok but its map is missing ({why}); "
+            f"run `ssdnet verify --repair {os.fspath(store)}`, then scan again to refit it")
+
+
 def damaged_metadata(store: str | os.PathLike) -> list[tuple[str, str]]:
     """(file, why) for every ``zarr.json`` of the store that does not parse as a JSON object."""
     out = []
@@ -90,12 +107,10 @@ def _rebuild_metadata(store: str, damaged: list[tuple[str, str]]) -> list[str]:
 
 def _row_damage(store: str, group: str, row: int, maps: Any, crc: int, dtype: str) -> str:
     """Why an ok row's map is not what was written, or ''."""
-    chunk = chunk_file(store, group, "anomaly_map", row, maps.ndim)
-    if not chunk.exists():
-        return f"map chunk {chunk} is missing"
     m = maps[row]
-    if not np.isfinite(m).any():
-        return "map holds no finite value"
+    lost = lost_map(store, group, row, m)
+    if lost:
+        return lost
     if crc != NO_CRC and map_checksum(m, dtype) != crc:
         return "map bytes do not match the checksum written with the row"
     return ""

@@ -21,7 +21,7 @@ from scipy import ndimage
 from ssdnet.overlay import colormap, normalise
 
 from pipeline.exitcodes import Refused
-from pipeline.integrity import chunk_file
+from pipeline.integrity import lost_map, lost_map_message
 from pipeline.layout import STATUS, quiet_zarr
 
 OUTLINE_RGB = (0, 255, 255)
@@ -66,10 +66,9 @@ class StoreImages:
         g = self.root[name]
         with quiet_zarr():
             m = np.asarray(g["anomaly_map"][row], dtype=np.float32)
-            chunk = chunk_file(self.path, name, "anomaly_map", row, m.ndim + 1)
-            if not chunk.exists() or not np.isfinite(m).any():
-                raise Refused(f"image {image_id}: the store says ok but its map is missing ({chunk}); "
-                              f"run `ssdnet verify --repair {self.path}`, then scan again to refit it")
+            lost = lost_map(self.path, name, row, m)
+            if lost:
+                raise Refused(lost_map_message(image_id, self.path, lost))
             return m, np.asarray(g["thumbnail"][row])
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from pipeline.flags import FLAG_VAR, Z_VAR
-from pipeline.integrity import chunk_file
+from pipeline.integrity import lost_map, lost_map_message
 from pipeline.layout import ADDED_VARS, INDEX_VARS, quiet_zarr
 
 
@@ -75,11 +75,9 @@ def open_map(store: str | os.PathLike, image_id: str) -> xr.DataArray:
         status = str(ds["status"].sel(image=image_id).values)
         if status != "ok":
             raise KeyError(f"{image_id}: no map (status {status or 'pending'!r})")
-        row = int(ds.indexes["image"].get_loc(image_id))
-        chunk = chunk_file(store, name, "anomaly_map", row, ds["anomaly_map"].ndim)
         m = ds["anomaly_map"].sel(image=image_id).load()
-        if not chunk.exists() or not np.isfinite(m.values).any():
-            raise KeyError(f"{image_id}: the store says ok but its map is missing ({chunk}); "
-                           f"run `ssdnet verify --repair {os.fspath(store)}`, then scan again to refit it")
+        lost = lost_map(store, name, int(ds.indexes["image"].get_loc(image_id)), m.values)
+        if lost:
+            raise KeyError(lost_map_message(image_id, store, lost))
         return m
     raise KeyError(f"{image_id}: not in {os.fspath(store)}")

@@ -18,11 +18,9 @@ import hashlib
 import logging
 import math
 import os
-import tarfile
 import threading
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -375,10 +373,8 @@ def _count_in_background(tally: Tally, srcs: list, opts: ScanOptions) -> threadi
     """The progress line's total and the tail's pack size: names only, beside the scan, so
     fitting starts at once."""
     def count() -> None:
-        try:
-            tally.total = count_entries(srcs, opts.include, opts.exclude)
-        except (OSError, tarfile.TarError, zipfile.BadZipFile):
-            pass  # the scan itself reports unreadable sources
+        # None for a source that cannot be read to its end: the scan itself reports it.
+        tally.total = count_entries(srcs, opts.include, opts.exclude)
     thread = threading.Thread(target=count, name="ssdnet-count", daemon=True)
     thread.start()
     return thread

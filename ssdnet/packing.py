@@ -108,12 +108,12 @@ def candidates(cap: int) -> list[int]:
 
 
 @functools.lru_cache(maxsize=16)
-def _measured(cfg: Config, channels: int, height: int, width: int, device: str, budget: float) -> int:
-    dev = torch.device(device)
-    cap = memory_cap(cfg, channels, height, width, dev, budget)
+def _measured(cfg: Config, channels: int, height: int, width: int, budget: float) -> int:
+    """:func:`pack_size` on ``cfg.device``, a CUDA device named with its index (kept per process)."""
+    cap = memory_cap(cfg, channels, height, width, torch.device(cfg.device), budget)
     if cap == 1:
         return 1
-    return knee(sweep(cfg.replace(device=device), candidates(cap), channels, height, width))
+    return knee(sweep(cfg, candidates(cap), channels, height, width))
 
 
 def pack_size(cfg: Config, channels: int = 3, height: int | None = None, width: int | None = None,
@@ -131,4 +131,4 @@ def pack_size(cfg: Config, channels: int = 3, height: int | None = None, width: 
     if dev.index is None:
         dev = torch.device("cuda", torch.cuda.current_device())
     height, width = height or cfg.size, width or cfg.size
-    return _measured(cfg.replace(device=str(dev)), channels, height, width, str(dev), budget)
+    return _measured(cfg.replace(device=str(dev)), channels, height, width, budget)
