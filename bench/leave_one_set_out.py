@@ -28,11 +28,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
-from bench.heatmap_variants import OUT as MODELS, check_kept, fit_record, fitted  # noqa: E402
+from bench.heatmap_variants import HEATMAP_FIELDS, OUT as MODELS, check_kept, fit_record, fitted  # noqa: E402
 from bench.accuracy import fmt as accuracy_fmt  # noqa: E402
 from bench.report import commit  # noqa: E402
 from ssdnet.api import _to_original, get_extractor  # noqa: E402
 from ssdnet.evaluation import BASELINES, PooledMetrics, image_auroc, list_samples, read_mask, stratified  # noqa: E402
+from ssdnet.config import DEFAULT_PRESET, PRESETS, Config  # noqa: E402
 from ssdnet.predict import heatmap_and_share  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "select"
@@ -40,17 +41,17 @@ CPU = torch.device("cpu")
 # The surface sets of ../shared/datasets (the juice bottle's anomalies are logical: reported apart).
 SURFACE_SETS = ("crackforest", "hazelnut_toy", "magnetic_tile", "mvtec_ad_grid", "mvtec_ad_leather", "neu_seg",
                 "sd_saliency_900")
-_NO_SURFACE_EXTRAS = {"surface_level": 0, "surface_grain": 0, "surface_contrast": 0, "surface_region": 0}
-# The whole search, simplest first. Each entry only changes the heatmap, so all share one fit.
+# The whole search, simplest first. Each entry only changes the heatmap, so all share one fit; each
+# is applied over the heatmap fields at their `fused` values (the Config defaults), whatever --preset.
 CANDIDATES: dict[str, dict[str, Any]] = {
     # The paper's principle alone: reconstruction and perceptual (inpainting) error, every image.
     "plain": {"gate_low": -1.0, "gate_high": -1.0},
-    # The gate, and on unpredictable surfaces the network's intensity inpainting error.
-    "gate": {"surface_windows": "0", **_NO_SURFACE_EXTRAS},
+    # The `paper` preset: the gate, and on unpredictable surfaces the network's intensity inpainting error.
+    "paper": PRESETS["paper"],
     # ... with hidden blocks also filled from their surroundings, and those fills' level map.
-    "gate+fills": {"surface_level": 5.0, "surface_grain": 0, "surface_contrast": 0, "surface_region": 0},
-    # ... and the classical statistics: grain, contrast and region maps (the default before issue 26).
-    "gate+fills+statistics": {},
+    "paper+fills": {"surface_level": 5.0, "surface_grain": 0, "surface_contrast": 0, "surface_region": 0},
+    # The `fused` preset: also the classical grain, contrast and region statistics.
+    "fused": PRESETS["fused"],
 }
 METRICS = ("pixel_auroc", "pixel_auprc")
 
@@ -124,7 +125,9 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
     record = fit_record(cfg, 0.0, 0.0)
     fit_key = json.dumps(record, sort_keys=True)
     now = commit()
-    if cache.get("ids") != ids or cache.get("fit") != fit_key:
+    # A cache from before a config field existed counts at the value that kept its maps.
+    kept_fit = ssdnet.complete_record(json.loads(cache["fit"])) if "fit" in cache else {}
+    if cache.get("ids") != ids or any(kept_fit.get(k, object()) != v for k, v in record.items()):
         cache.clear()
         cache.update({"ids": ids, "fit": fit_key, "scores": {}})
     scores = cache["scores"]
@@ -149,7 +152,8 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
         problem = check_kept(folder, record)
         if problem:
             raise SystemExit(f"error: {folder}: {problem}; pass --models elsewhere or remove the folder")
-        runs = {c: (ssdnet.resolve(cfg, **CANDIDATES[c]), Scores()) for c in todo}
+        base = cfg.replace(**{k: getattr(Config(), k) for k in HEATMAP_FIELDS})
+        runs = {c: (ssdnet.resolve(base, **CANDIDATES[c]), Scores()) for c in todo}
         for s in samples:
             model, image, x = fitted(cfg, s, folder)
             for ccfg, scored in runs.values():
@@ -210,7 +214,7 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(SURFACE_SETS))
     ap.add_argument("--limit", type=int, default=12, help="images per set: its fixed stratified subset")
     ap.add_argument("--candidates", default=",".join(CANDIDATES))
-    ap.add_argument("--preset", default="paper")
+    ap.add_argument("--preset", default=DEFAULT_PRESET, help="the fit's preset (candidates set the heatmap)")
     ap.add_argument("--option", action="append", default=[], metavar="FIELD=VALUE", help="fit config")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--models", default=str(MODELS))

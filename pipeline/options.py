@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import click
 
-from ssdnet.config import Config, ConfigError, field_names, resolve
+from ssdnet.config import DEFAULT_PRESET, Config, ConfigError, field_names, resolve
 
 _TYPES = {"int": int, "float": float, "str": str}
 
@@ -18,7 +18,7 @@ def config_options(func: Callable) -> Callable:
         choices = f.metadata.get("choices")
         kind = click.Choice(choices) if choices else _TYPES[f.type]
         func = click.option(flag, f.name, type=kind, default=None, show_default=False,
-                            help=f"{f.metadata['help']} [paper: {f.default}]")(func)
+                            help=f"{f.metadata['help']} [{DEFAULT_PRESET}: {f.default}]")(func)
     return func
 
 

@@ -51,7 +51,9 @@ def check_binding(attrs: dict[str, Any], cfg: ssdnet.Config, map_dtype: str, sto
     """Refuse (exit 2) a scan whose method differs from the one the store was made with."""
     if "config" not in attrs:
         raise Refused(f"{store} is a Zarr store but not an ssdnet scan store")
-    method = cfg.method_dict()
+    # The preset is a name for the values of the other fields, all of which are compared: a store
+    # scanned as `paper` before `fused` took over its values continues under `fused`.
+    method = {k: v for k, v in cfg.method_dict().items() if k != "preset"}
     bound = {k: v for k, v in ssdnet.complete_record(json.loads(attrs["config"])).items() if k in method}
     unknown = sorted(k for k in method if k not in bound)
     if unknown:

@@ -15,6 +15,7 @@ from .config import Config, ConfigError, resolve
 from .features import Extractor, build_extractor
 from .fit import fit_many
 from .imageio import ImageSource, load_image, working_shape
+from . import tiling
 from .predict import heatmap_and_share, local_fills
 
 
@@ -110,6 +111,10 @@ def maps_and_shares(images: list[np.ndarray], cfg: Config, pack: int = 1,
     given, gains the seconds spent in fits (``fit_seconds``) and in heatmaps (``heatmap_seconds``),
     measured with the device synchronised.
 
+    An image whose shorter side exceeds ``cfg.tile_above`` (when set) is fitted at native
+    resolution in overlapping tiles (:mod:`ssdnet.tiling`), which pack like images; its map is
+    their blend and its share their mean.
+
     Packed fits need the same working shape and channel count, so images are grouped by
     those; within a group each image keeps its own network(s), patches and gradient; with
     ``cfg.ensemble`` = n a pack of K images fits K x n networks, all at once on CUDA and K at
@@ -122,38 +127,59 @@ def maps_and_shares(images: list[np.ndarray], cfg: Config, pack: int = 1,
     with torch_threads(cfg.threads), torch.random.fork_rng(devices=[]):
         # Late in the fit tiny values take the CPU's slow denormal path (5x slower measured).
         torch.set_flush_denormal(True)
-        working = [to_working(im, cfg.size, device) for im in images]
+        # What gets fitted: each image at working resolution, or a large one's native tiles
+        # (ssdnet/tiling.py), each tile an image of its own to the fit and the packing.
+        parts: list[tuple[int, torch.Tensor, tuple[int, int, int, int] | None]] = []
+        canvases: dict[int, tuple[tiling.Canvas, list[int]]] = {}
+        for i, im in enumerate(images):
+            h, w = im.shape[:2]
+            if tiling.needs_tiles(h, w, cfg.size, cfg.tile_above):
+                native = to_working(im, max(h, w), device)  # as is: the shorter side is never resized up
+                boxes = tiling.tile_boxes(h, w, cfg.size)
+                canvases[i] = (tiling.Canvas(h, w, cfg.size, device), [len(boxes)])
+                parts += [(i, native[:, y:y + th, x:x + tw], (y, x, th, tw)) for y, x, th, tw in boxes]
+            else:
+                parts.append((i, to_working(im, cfg.size, device), None))
         groups: dict[tuple, list[int]] = {}
-        for i, x in enumerate(working):
-            groups.setdefault(tuple(x.shape), []).append(i)
+        for n, (_, x, _) in enumerate(parts):
+            groups.setdefault(tuple(x.shape), []).append(n)
         for members in groups.values():
             for start in range(0, len(members), max(1, pack)):
                 chunk = members[start:start + max(1, pack)]
-                extractor = get_extractor(cfg, working[chunk[0]].shape[0], device)
-                # Every image's ensemble members: member j uses seed + j.
-                nets = [(i, cfg.seed + j) for i in chunk for j in range(cfg.ensemble)]
+                extractor = get_extractor(cfg, parts[chunk[0]][1].shape[0], device)
+                # Every part's ensemble members: member j uses seed + j.
+                nets = [(n, cfg.seed + j) for n in chunk for j in range(cfg.ensemble)]
                 # A GPU fits them all side by side. A CPU gains nothing from that: its packed
                 # (grouped) convolutions are slower than plain ones (`accurate` took 2.2x
-                # `paper`'s seconds packed, 1.86x one by one, docs/PERFORMANCE.md), so there
+                # `fused`'s seconds packed, 1.86x one by one, docs/PERFORMANCE.md), so there
                 # networks go len(chunk) at a time: one by one unless the caller packs images.
                 per_call = len(nets) if device.type == "cuda" else len(chunk)
                 models = []
                 clock = _Clock(device, timings)
                 for first in range(0, len(nets), per_call):
                     part = nets[first:first + per_call]
-                    models += fit_many(torch.stack([working[i] for i, _ in part]), cfg, extractor,
+                    models += fit_many(torch.stack([parts[n][1] for n, _ in part]), cfg, extractor,
                                        [torch.Generator().manual_seed(seed) for _, seed in part],
                                        [seed for _, seed in part])
                 clock.lap("fit_seconds")
-                for n, i in enumerate(chunk):
-                    own = models[n * cfg.ensemble:(n + 1) * cfg.ensemble]
+                for k, n in enumerate(chunk):
+                    i, x, box = parts[n]
+                    own = models[k * cfg.ensemble:(k + 1) * cfg.ensemble]
                     # The local fills depend on the image alone: made once, shared by its networks.
-                    fills = functools.cache(functools.partial(local_fills, working[i].unsqueeze(0), cfg))
-                    maps, member_shares = zip(*(heatmap_and_share(m, working[i], cfg, extractor, fills)
-                                                for m in own))
-                    out[i] = _to_original(torch.stack(maps).mean(0), images[i].shape[:2])
-                    shares[i] = float(np.mean(member_shares))
+                    fills = functools.cache(functools.partial(local_fills, x.unsqueeze(0), cfg))
+                    maps, member_shares = zip(*(heatmap_and_share(m, x, cfg, extractor, fills) for m in own))
+                    hm, share = torch.stack(maps).mean(0), float(np.mean(member_shares))
                     clock.lap("heatmap_seconds")
+                    if box is not None:
+                        canvas, left = canvases[i]
+                        canvas.add(box, hm, share)
+                        left[0] -= 1
+                        if left[0]:
+                            continue
+                        hm, share = canvas.result()
+                        del canvases[i]
+                    out[i] = _to_original(hm, images[i].shape[:2])
+                    shares[i] = share
                     if on_map is not None:
                         on_map(i)
     return out, shares  # type: ignore[return-value]

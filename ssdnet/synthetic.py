@@ -32,11 +32,16 @@ def texture(kind: str, height: int, width: int, rng: np.random.Generator) -> np.
     return np.clip(img, 0, 1).astype(np.float32)
 
 
-def defect_mask(kind: str, height: int, width: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
-    """A boolean mask of one defect placed away from the border; ``scale`` grows it."""
+def defect_mask(kind: str, height: int, width: int, rng: np.random.Generator, scale: float = 1.0,
+                diameter: float | None = None) -> np.ndarray:
+    """A boolean mask of one defect placed away from the border; ``scale`` grows it, and
+    ``diameter`` (pixels) fixes its size whatever the image's (a spot's width, a scratch's
+    length / 3)."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     short = min(height, width)
-    r = max(3.0, rng.uniform(0.04, 0.07) * short * scale)
+    r = max(3.0, rng.uniform(0.04, 0.07) * short * scale)  # drawn always: a seed's image stays the same
+    if diameter is not None:
+        r = diameter / 2
     cy = rng.uniform(0.25, 0.75) * height
     cx = rng.uniform(0.25, 0.75) * width
     if kind in ("spot", "hole", "stain"):
@@ -64,10 +69,12 @@ def inject(img: np.ndarray, mask: np.ndarray, kind: str, rng: np.random.Generato
 
 
 def make_example(seed: int, height: int = 128, width: int = 128, texture_kind: str | None = None,
-                 defect: str | None = "random", rgb: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                 defect: str | None = "random", rgb: bool = False,
+                 defect_diameter: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One (image uint8 (H, W) or (H, W, 3), mask bool (H, W)) pair.
 
-    ``defect=None`` makes a defect-free image (all-false mask).
+    ``defect=None`` makes a defect-free image (all-false mask). ``defect_diameter`` (pixels)
+    fixes the defect's size; by default it grows with the image (8-14 % of its shorter side).
     """
     rng = np.random.default_rng(seed)
     kind = texture_kind or TEXTURES[rng.integers(len(TEXTURES))]
@@ -75,7 +82,7 @@ def make_example(seed: int, height: int = 128, width: int = 128, texture_kind: s
     mask = np.zeros((height, width), dtype=bool)
     if defect is not None:
         dkind = DEFECTS[rng.integers(len(DEFECTS))] if defect == "random" else defect
-        mask = defect_mask(dkind, height, width, rng)
+        mask = defect_mask(dkind, height, width, rng, diameter=defect_diameter)
         img = inject(img, mask, dkind, rng)
     img8 = (img * 255 + 0.5).astype(np.uint8)
     if rgb:

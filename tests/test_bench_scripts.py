@@ -223,3 +223,16 @@ def test_subset_spread_names_a_missing_set(tmp_path):
     res = subprocess.run([sys.executable, "bench/subset_spread.py", "--datasets", str(tmp_path), "--set", "absent",
                           "--limit", "3"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and res.stderr.strip().endswith("absent: no such directory"), res.stderr
+
+
+def test_large_images_scores_tiled_against_resized(tmp_path):
+    out = tmp_path / "large.json"
+    res = subprocess.run([sys.executable, "bench/large_images.py", "--side", "160", "--count", "2",
+                          "--diameters", "5,6", "--preset", "fast", "--size", "64", "--steps", "4",
+                          "--tile-above", "128", "--threads", "1", "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    (rows,) = [v for k, v in json.loads(out.read_text()).items() if k.startswith("generated 160px")]
+    resized, tiled = rows["resized"], rows["tiled (tile_above=128)"]
+    assert resized["fits"] == 2 and tiled["fits"] == 2 * 9  # 160 px in 64 px tiles: 3 x 3 each
+    assert all(0 <= r["pixel_auroc"] <= 1 and r["seconds_per_megapixel"] > 0 for r in (resized, tiled))

@@ -34,6 +34,24 @@ def test_store_scanned_with_other_config_is_refused(client, tmp_path, capsys):
     assert again["skipped"] == 2
 
 
+def test_the_preset_name_is_not_bound_its_values_are(client, tmp_path, capsys):
+    # Before `fused` took over the default's values they were called `paper`: a store recorded
+    # under the old name goes on under the new one, and the new `paper` (other maps) is refused.
+    import zarr
+    write_images(tmp_path / "src", 2)
+    store = tmp_path / "scan.zarr"
+    pipeline.scan(tmp_path / "src", store, client=client, **FAST)
+    root = zarr.open_group(str(store), mode="a", zarr_format=3, use_consolidated=False)
+    config = json.loads(root.attrs["config"])
+    root.attrs["config"] = json.dumps({**config, "preset": "paper"})
+
+    assert pipeline.scan(tmp_path / "src", store, client=client, **FAST)["skipped"] == 2
+    rc = run_cli(["scan", tmp_path / "src", "--out", store, "--preset", "paper", *scheduler_args(client)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "other settings" in err and "surface_windows='48,96' (asked '0')" in err
+
+
 def test_a_store_from_an_earlier_version_is_refused_naming_the_settings_it_lacks(client, tmp_path, capsys):
     import zarr
     write_images(tmp_path / "src", 1)

@@ -5,15 +5,27 @@ import pytest
 from ssdnet.config import PRESETS, RUNTIME_FIELDS, Config, ConfigError, complete_record, field_names, resolve
 
 
-def test_paper_is_the_default_preset():
+def test_fused_is_the_default_preset():
     assert resolve() == Config()
-    assert resolve().preset == "paper"
+    assert resolve().preset == "fused"
 
 
-def test_accurate_is_paper_with_a_two_fit_ensemble():
-    accurate, paper = resolve(preset="accurate"), resolve()
-    assert accurate.ensemble == 2 and paper.ensemble == 1
-    assert accurate.replace(preset="paper", ensemble=1) == paper
+def test_paper_is_the_network_alone_and_fit_the_same_as_fused():
+    paper, fused = resolve(preset="paper"), resolve()
+    # No local median fills and no classical statistics in the paper's heatmap...
+    assert paper.surface_window_list == []
+    assert (paper.surface_level, paper.surface_grain, paper.surface_contrast, paper.surface_region) == (0, 0, 0, 0)
+    assert fused.surface_window_list and fused.surface_grain > 0 and fused.surface_region > 0
+    # ... and the fit is the same, so the two differ only in how the fitted network is read.
+    differ = {f for f in field_names() if getattr(paper, f) != getattr(fused, f)}
+    assert differ == {"preset", "surface_windows", "surface_level", "surface_grain", "surface_contrast",
+                      "surface_region"}
+
+
+def test_accurate_is_fused_with_a_two_fit_ensemble():
+    accurate, fused = resolve(preset="accurate"), resolve()
+    assert accurate.ensemble == 2 and fused.ensemble == 1
+    assert accurate.replace(preset="fused", ensemble=1) == fused
 
 
 def test_fast_preset_fills_fields_and_overrides_win():
@@ -70,13 +82,13 @@ def test_config_round_trips_through_json():
 def test_a_record_from_before_the_contrast_map_counts_as_without_it():
     # A store or saved fit written before the field existed made its maps without the contrast
     # map: its record completes to 0, which is not the default, so such a scan is refused.
-    recorded = {k: v for k, v in resolve(preset="paper").to_dict().items() if k != "surface_contrast"}
+    recorded = {k: v for k, v in resolve(preset="fused").to_dict().items() if k != "surface_contrast"}
     assert complete_record(recorded)["surface_contrast"] == 0.0
-    assert resolve(preset="paper").surface_contrast == 1.0
+    assert resolve(preset="fused").surface_contrast == 1.0
     assert complete_record({**recorded, "surface_contrast": 2.0})["surface_contrast"] == 2.0
 
 
 def test_a_record_from_before_the_region_map_counts_as_without_it():
-    recorded = {k: v for k, v in resolve(preset="paper").to_dict().items() if k != "surface_region"}
+    recorded = {k: v for k, v in resolve(preset="fused").to_dict().items() if k != "surface_region"}
     assert complete_record(recorded)["surface_region"] == 0.0
-    assert resolve(preset="paper").surface_region == 8.0
+    assert resolve(preset="fused").surface_region == 8.0
