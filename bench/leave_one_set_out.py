@@ -52,8 +52,29 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "paper+fills": {"surface_level": 5.0, "surface_grain": 0, "surface_contrast": 0, "surface_region": 0},
     # The `fused` preset: also the classical grain, contrast and region statistics.
     "fused": PRESETS["fused"],
+    # `fused`'s map fused with whole classical baseline maps (:func:`fuse`): would a named preset
+    # of that kind win where `fused` loses? (`fuse_with` is not a Config field: bench-only.)
+    "fused+ssd": {"fuse_with": ["ssd"]},
+    "fused+pg-lsr": {"fuse_with": ["pg-lsr"]},
+    "fused+baselines": {"fuse_with": ["spectral-residual", "glcm", "pg-lsr", "ssd"]},
 }
+
+
+def fuse(maps: list[np.ndarray]) -> np.ndarray:
+    """The geometric mean of each map's ratio to its own median: every map counts alike whatever
+    its units, and a pixel must stand out in most of them to stand out in the fusion."""
+    logs = [np.log(np.maximum(m / max(float(np.median(m)), 1e-12), 1e-3)) for m in maps]
+    return np.exp(np.mean(logs, axis=0)).astype(np.float32)
+
+
+def split_candidate(name: str) -> tuple[dict[str, Any], list[str]]:
+    """A candidate's Config settings and the baselines its map is fused with."""
+    settings = dict(CANDIDATES[name])
+    return settings, list(settings.pop("fuse_with", []))
 METRICS = ("pixel_auroc", "pixel_auprc")
+# The image scores a store keeps (score_max, score_p99, score_mean), in ssdnet.map_scores' order:
+# the archive's flags can rank images by any of them, so each is a candidate for the image AUROC.
+IMAGE_SCORES = ("max", "p99", "mean")
 
 
 def beats_all(scores: Mapping[str, Mapping[str, float]], candidate: str, baselines: list[str]) -> bool:
@@ -92,28 +113,49 @@ def leave_one_set_out(table: Mapping[str, Mapping[str, Mapping[str, float]]], ca
         others = [s for s in sets if s != held]
         pick = choose(table, others, candidates, baselines)
         row = table[held]
-        folds[held] = {"chosen": pick, **{m: row[pick][m] for m in (*METRICS, "image_auroc")},
+        # The image score too is chosen on the other sets; baselines keep their maximum.
+        score = choose_image_score(table, others, pick)
+        folds[held] = {"chosen": pick, **{m: row[pick][m] for m in METRICS}, "image_score": score,
+                       "image_auroc": row[pick].get(image_key(score)),
                        "beats_all": beats_all(row, pick, baselines),
                        "baselines": {b: {m: row[b][m] for m in (*METRICS, "image_auroc")} for b in baselines}}
     won = sum(f["beats_all"] for f in folds.values())
-    return {"folds": folds, "all_sets_choose": choose(table, sets, candidates, baselines),
+    together = choose(table, sets, candidates, baselines)
+    return {"folds": folds, "all_sets_choose": together, "image_score": choose_image_score(table, sets, together),
             "sets_won": won, "sets": len(sets)}
 
 
 class Scores:
-    """One method's maps of a set, pooled: the pixel metrics and the image AUROC (map maximum)."""
+    """One method's maps of a set, pooled: the pixel metrics and the image AUROC of each image
+    score a store keeps (:data:`IMAGE_SCORES`; ``image_auroc`` is the map maximum's)."""
 
     def __init__(self) -> None:
-        self.pooled, self.maxima, self.defective = PooledMetrics(), [], []
+        self.pooled, self.defective = PooledMetrics(), []
+        self.image: dict[str, list[float]] = {k: [] for k in IMAGE_SCORES}
 
     def add(self, m: np.ndarray, sample: Any) -> None:
         mask = read_mask(sample.mask, m.shape)
         self.pooled.add(m, mask)
-        self.maxima.append(float(m.max()))
+        for k, v in zip(IMAGE_SCORES, ssdnet.map_scores(m)):
+            self.image[k].append(v)
         self.defective.append(mask is not None and bool(mask.any()))
 
     def result(self) -> dict[str, Any]:
-        return {**self.pooled.result(), "image_auroc": image_auroc(self.maxima, self.defective)}
+        return {**self.pooled.result(), **{image_key(k): image_auroc(v, self.defective) for k, v in self.image.items()}}
+
+
+def image_key(score: str) -> str:
+    return "image_auroc" if score == "max" else f"image_auroc_{score}"
+
+
+def choose_image_score(table: Mapping[str, Mapping[str, Mapping[str, Any]]], sets: list[str], candidate: str) -> str:
+    """The image score (of :data:`IMAGE_SCORES`) with the best mean image AUROC of ``candidate``
+    on ``sets`` (those with defect-free images); the maximum on a tie or where none has any."""
+    def mean(score: str) -> float:
+        values = [table[s][candidate].get(image_key(score)) for s in sets]
+        values = [v for v in values if v is not None]
+        return float(np.mean(values)) if values else -1.0
+    return max(IMAGE_SCORES, key=lambda k: (mean(k), -IMAGE_SCORES.index(k)))
 
 
 def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +179,15 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
         if settings.get(c) != CANDIDATES[c]:
             scores.pop(c, None)
             settings[c] = CANDIDATES[c]
+    # Scores cached before the image scores were kept: scored again where the set has a
+    # defect-free image (elsewhere there is no image AUROC to add).
+    has_good = any(s.mask is None or s.defect == "good" for s in samples)
+    for c in list(scores):
+        if image_key("p99") not in scores[c]:
+            if has_good:
+                scores.pop(c)
+            else:
+                scores[c].update({image_key(k): None for k in IMAGE_SCORES})
     for b in [b for b in BASELINES if b not in scores]:
         scored = Scores()
         t = time.perf_counter()
@@ -153,13 +204,20 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
         if problem:
             raise SystemExit(f"error: {folder}: {problem}; pass --models elsewhere or remove the folder")
         base = cfg.replace(**{k: getattr(Config(), k) for k in HEATMAP_FIELDS})
-        runs = {c: (ssdnet.resolve(base, **CANDIDATES[c]), Scores()) for c in todo}
+        runs = {c: (ssdnet.resolve(base, **split_candidate(c)[0]), split_candidate(c)[1], Scores()) for c in todo}
         for s in samples:
             model, image, x = fitted(cfg, s, folder)
-            for ccfg, scored in runs.values():
-                m, _ = heatmap_and_share(model, x, ccfg, get_extractor(ccfg, x.shape[0], CPU))
-                scored.add(_to_original(m, image.shape[:2]), s)
-        for c, (_, scored) in runs.items():
+            maps: dict[str, np.ndarray] = {}  # one map per distinct config and baseline
+            for ccfg, fuse_with, scored in runs.values():
+                if ccfg.to_json() not in maps:
+                    m, _ = heatmap_and_share(model, x, ccfg, get_extractor(ccfg, x.shape[0], CPU))
+                    maps[ccfg.to_json()] = _to_original(m, image.shape[:2])
+                for b in fuse_with:
+                    if b not in maps:
+                        maps[b] = BASELINES[b](image)
+                own = maps[ccfg.to_json()]
+                scored.add(fuse([own, *(maps[b] for b in fuse_with)]) if fuse_with else own, s)
+        for c, (_, _, scored) in runs.items():
             scores[c] = scored.result()
             scored_at[c] = now
             print(f"{name}: ssdnet {c} {scores[c]['pixel_auroc']:.4f} / {scores[c]['pixel_auprc']:.4f}", flush=True)
@@ -174,7 +232,8 @@ def render(result: dict[str, Any], baselines: list[str]) -> str:
     """The left-out tables: per set, SSDnet's left-out figures beside each baseline's, each
     baseline marked where SSDnet is ahead of it (win) or not (loss)."""
     lines = [f"Ahead of every baseline in both pixel metrics on **{result['sets_won']} of {result['sets']}** left-out "
-             f"sets. All sets together choose `{result['all_sets_choose']}`. Command: `{result['command']}` "
+             f"sets. All sets together choose `{result['all_sets_choose']}`, image score `score_{result['image_score']}`. "
+             f"Baselines' image AUROC is their map maximum's. Command: `{result['command']}` "
              f"at `{result['commit']}` (maps scored at {', '.join(f'`{c}`' for c in result['scored_at']) or 'n/a'}), "
              f"{result['limit']} images per set (its fixed stratified subset).", ""]
     for name, f in result["folds"].items():
@@ -184,7 +243,7 @@ def render(result: dict[str, Any], baselines: list[str]) -> str:
                   "| method | pixel AUROC | pixel AUPRC | image AUROC | SSDnet against it (AUROC, AUPRC) |",
                   "|---|---|---|---|---|",
                   f"| SSDnet (left out) | {fmt(f['pixel_auroc'])} | {fmt(f['pixel_auprc'])} | "
-                  f"{fmt(f['image_auroc'])} | |"]
+                  f"{fmt(f['image_auroc'])} (score_{f['image_score']}) | |"]
         for b in baselines:
             bb = f["baselines"][b]
             verdict = ", ".join("win" if f[m] > bb[m] else "**loss**" for m in METRICS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -247,8 +248,18 @@ def validate(cfg: Config) -> list[str]:
     return out
 
 
+log = logging.getLogger("ssdnet")
+_ENV_SAID: set[tuple[tuple[str, str], ...]] = set()
+
+
 def _coerce(name: str, value: Any) -> Any:
     kind = {f.name: f.type for f in fields(Config)}[name]
+    if isinstance(value, (list, tuple)) and kind == "str":
+        # A list field (scales, inpaint_blocks...) given as a sequence: its text form, "2,4".
+        try:
+            return ",".join(str(int(v)) for v in value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be integers (got {list(value)!r})") from None
     if not isinstance(value, str) or kind == "str":
         return value
     try:
@@ -273,6 +284,11 @@ def resolve(config: Config | dict | None = None, **overrides: Any) -> Config:
     if unknown:
         raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
     env = {n: os.environ[f"SSDNET_{n.upper()}"] for n in field_names() if f"SSDNET_{n.upper()}" in os.environ}
+    said = tuple(sorted(env.items()))
+    if said and said not in _ENV_SAID:
+        # Settings from the environment change every call: say so once, never silently.
+        _ENV_SAID.add(said)
+        log.warning("settings from the environment: %s", ", ".join(f"SSDNET_{k.upper()}={v}" for k, v in said))
     preset = given.get("preset", env.get("preset", DEFAULT_PRESET))
     if preset not in PRESETS:
         raise ConfigError(f"preset must be one of {', '.join(PRESETS)} (got {preset!r})")

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.leave_one_set_out import choose, leave_one_set_out  # noqa: E402
+from bench.leave_one_set_out import choose, choose_image_score, leave_one_set_out  # noqa: E402
 
 BASELINES = ["b1", "b2"]
 CANDIDATES = ["simple", "rich"]
@@ -41,6 +41,21 @@ def test_a_fold_never_reads_the_left_out_sets_scores():
         t = table()
         t[held] = Sealed(t[held])
         choose(t, [s for s in t if s != held], CANDIDATES, BASELINES)  # raises if it looks
+
+
+def test_the_image_score_is_chosen_on_the_other_sets_too():
+    # p99 ranks images best on s1 and s2, the maximum on s3: s3's fold uses p99 and reports s3's own
+    # p99 image AUROC; the others' folds see one p99 win and one max win, and keep the maximum on a tie.
+    t = table()
+    for s, (mx, p99) in {"s1": (0.6, 0.9), "s2": (0.7, 0.8), "s3": (1.0, 0.5)}.items():
+        for c in CANDIDATES:
+            t[s][c] = {**t[s][c], "image_auroc": mx, "image_auroc_p99": p99, "image_auroc_mean": 0.1}
+    assert choose_image_score(t, ["s1", "s2"], "rich") == "p99"
+    sealed = {**t, "s3": Sealed(t["s3"])}
+    choose_image_score(sealed, ["s1", "s2"], "rich")  # raises if it looks at s3
+    folds = leave_one_set_out(t, CANDIDATES, BASELINES)["folds"]
+    assert (folds["s3"]["image_score"], folds["s3"]["image_auroc"]) == ("p99", 0.5)
+    assert folds["s1"]["image_score"] == "max"  # s2 (0.8 vs 0.7) and s3 (0.5 vs 1.0): max's mean is higher
 
 
 def test_each_fold_chooses_on_the_other_sets_and_reports_on_its_own():

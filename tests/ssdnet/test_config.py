@@ -92,3 +92,19 @@ def test_a_record_from_before_the_region_map_counts_as_without_it():
     recorded = {k: v for k, v in resolve(preset="fused").to_dict().items() if k != "surface_region"}
     assert complete_record(recorded)["surface_region"] == 0.0
     assert resolve(preset="fused").surface_region == 8.0
+
+
+def test_list_fields_take_sequences():
+    cfg = resolve(scales=[2, 4], inpaint_blocks=(8,))
+    assert (cfg.scales, cfg.scale_list, cfg.inpaint_block_list) == ("2,4", [2, 4], [8])
+    with pytest.raises(ConfigError, match="scales must be integers"):
+        resolve(scales=["two"])
+
+
+def test_settings_from_the_environment_are_said(monkeypatch, caplog):
+    monkeypatch.setenv("SSDNET_STEPS", "41")
+    with caplog.at_level("WARNING", logger="ssdnet"):
+        assert resolve().steps == 41
+        resolve()  # said once per distinct environment, not on every call
+    said = [r.getMessage() for r in caplog.records if "environment" in r.getMessage()]
+    assert said == ["settings from the environment: SSDNET_STEPS=41"]
