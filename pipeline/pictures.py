@@ -22,6 +22,7 @@ from ssdnet.overlay import colormap, normalise
 
 from pipeline.exitcodes import Refused
 from pipeline.integrity import lost_map, lost_map_message
+from pipeline.ids import UnknownId, match_id
 from pipeline.layout import STATUS, quiet_zarr
 
 OUTLINE_RGB = (0, 255, 255)
@@ -59,9 +60,13 @@ class StoreImages:
                         self.where[str(iid)] = (name, row)
 
     def load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
-        """(map float32 (H, W), thumbnail uint8 (ty, tx, 3)); Refused for an id without a map."""
+        """(map float32 (H, W), thumbnail uint8 (ty, tx, 3)); Refused for an id without a map.
+        ``image_id`` may be the tail of an id's path (:func:`pipeline.ids.match_id`)."""
         if image_id not in self.where:
-            raise Refused(f"no map for image id {image_id!r} in this store (unknown or failed)")
+            try:
+                image_id = match_id(image_id, self.where, "image id with a map")
+            except UnknownId as exc:
+                raise Refused(str(exc)) from None
         name, row = self.where[image_id]
         g = self.root[name]
         with quiet_zarr():

@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from pipeline.flags import FLAG_VAR, Z_VAR
+from pipeline.ids import match_id
 from pipeline.integrity import lost_map, lost_map_message
 from pipeline.layout import ADDED_VARS, INDEX_VARS, quiet_zarr
 
@@ -66,10 +67,14 @@ def _read_index(store: str | os.PathLike) -> xr.Dataset:
 
 def open_map(store: str | os.PathLike, image_id: str) -> xr.DataArray:
     """The anomaly map (y, x) of one image; KeyError when the store has no map for it, or when
-    the row says ok but its map is gone or holds no value (damage: ``ssdnet verify --repair``)."""
+    the row says ok but its map is gone or holds no value (damage: ``ssdnet verify --repair``).
+    ``image_id`` may be the tail of an id's path (``img_05.png`` for ``arch/img_05.png``) when
+    only one id ends with it."""
     tree = _open_tree(store)
-    for name, node in tree.children.items():
-        ds = node.to_dataset()
+    groups = {name: node.to_dataset() for name, node in tree.children.items()}
+    image_id = match_id(image_id, [str(i) for ds in groups.values() if "image" in ds.indexes
+                                   for i in ds.indexes["image"] if i])
+    for name, ds in groups.items():
         if "anomaly_map" not in ds or image_id not in ds.indexes["image"]:
             continue
         status = str(ds["status"].sel(image=image_id).values)

@@ -101,4 +101,8 @@ def test_show_writes_an_overlay_at_map_size_and_refuses_unknown_ids(scanned, tmp
     assert run_cli(["show", store, "arch/nothing.png", "--out", tmp_path / "x.png"]) == 2
     assert run_cli(["show", store, BROKEN, "--out", tmp_path / "x.png"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: no map for image id 'arch/nothing.png'") and not (tmp_path / "x.png").exists()
+    assert err.startswith("error: no image id with a map 'arch/nothing.png' in this store") and not (tmp_path / "x.png").exists()
+    # The tail of an id's path is enough when one id ends with it (ODD is arch/odd.png).
+    assert run_cli(["show", store, "odd.png", "--out", tmp_path / "tail.png"]) == 0
+    assert (tmp_path / "tail.png").read_bytes() == out.read_bytes()
+    assert (pipeline.open_map(store, "odd.png") == pipeline.open_map(store, ODD)).all()
