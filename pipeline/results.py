@@ -1,6 +1,7 @@
 """Reading a scan store back: the index of every image, and one image's map."""
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -84,5 +85,10 @@ def open_map(store: str | os.PathLike, image_id: str) -> xr.DataArray:
         lost = lost_map(store, name, int(ds.indexes["image"].get_loc(image_id)), m.values)
         if lost:
             raise KeyError(lost_map_message(image_id, store, lost))
+        # What the array is and how it was made travel with it, as data a notebook can read.
+        config = tree.attrs.get("config", {})
+        m.attrs.update({"long_name": m.attrs.get("long_name", "anomaly score"), "units": m.attrs.get("units", "1"),
+                        "image_id": image_id, "store": os.fspath(store),
+                        "config": json.loads(config) if isinstance(config, str) else dict(config)})
         return m
     raise KeyError(f"{image_id}: not in {os.fspath(store)}")

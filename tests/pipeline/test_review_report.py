@@ -13,7 +13,7 @@ import pipeline
 from pipeline.review import write_report
 
 from review_fixtures import BROKEN, ODD, scanned  # noqa: F401
-from scan_fixtures import client, run_cli  # noqa: F401
+from scan_fixtures import FAST, client, run_cli  # noqa: F401
 
 
 class Links(HTMLParser):
@@ -105,4 +105,8 @@ def test_show_writes_an_overlay_at_map_size_and_refuses_unknown_ids(scanned, tmp
     # The tail of an id's path is enough when one id ends with it (ODD is arch/odd.png).
     assert run_cli(["show", store, "odd.png", "--out", tmp_path / "tail.png"]) == 0
     assert (tmp_path / "tail.png").read_bytes() == out.read_bytes()
-    assert (pipeline.open_map(store, "odd.png") == pipeline.open_map(store, ODD)).all()
+    heat = pipeline.open_map(store, "odd.png")
+    assert (heat == pipeline.open_map(store, ODD)).all()
+    # The map says what it is and which settings made it, as data (not a JSON string).
+    assert heat.attrs["image_id"] == ODD and heat.attrs["long_name"] == "anomaly score"
+    assert heat.attrs["config"]["steps"] == FAST["steps"] and heat.attrs["config"]["preset"] == FAST["preset"]
