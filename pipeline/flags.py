@@ -1,13 +1,18 @@
 """Archive-level flags: which ok images stand out from the rest of their archive.
 
 Zero-shot means no calibration set, so "anomalous" can only mean "unusual for this archive".
-Each ok image gets ``anomaly_z``, a robust z-score of its ``score_max`` against every ok image
-of the store (median and MAD, so a few defective images do not move the reference), and
-``is_anomalous``: ``anomaly_z >= z_cut``, or ``score_max >= threshold`` when a threshold is given.
+Each ok image gets ``anomaly_z``, a robust z-score of its ``score_p99`` (:data:`FLAG_SCORE`)
+against every ok image of the store (median and MAD, so a few defective images do not move the
+reference), and ``is_anomalous``: ``anomaly_z >= z_cut``, or ``score_p99 >= threshold`` when a
+threshold is given.
 Failed and unfinished rows get NaN / False. Flags are recomputed over the whole store at the end
 of every scan; the fit results (maps, scores) are never touched.
 
-The z-score is taken on log(score_max): the default aggregation multiplies two error maps, so
+Why the 99th percentile and not the maximum: chosen under the leave-one-set-out protocol
+(bench/leave_one_set_out.py, docs/RESULTS.md), it ranked images better in every fold; a single
+hot pixel moves the maximum, not the percentile.
+
+The z-score is taken on log(score): the default aggregation multiplies two error maps, so
 scores of normal images spread over decades and a linear MAD would flag the ordinary right tail.
 When some score is not positive the linear scale is used instead (the store records which).
 """
@@ -27,6 +32,8 @@ Z_VAR = "anomaly_z"
 FLAG_VAR = "is_anomalous"
 FLAG_VARS = (Z_VAR, FLAG_VAR)
 ATTR = "flags"
+# The image score flags and rankings use (an index variable of every store).
+FLAG_SCORE = "score_p99"
 DEFAULT_Z = 3.5
 # 1 / Phi^-1(3/4): makes the MAD a standard deviation for normal data.
 MAD_TO_SD = 1.4826
@@ -37,13 +44,15 @@ MEANAD_TO_SD = 1.2533
 @dataclass(frozen=True)
 class Rule:
     z_cut: float = DEFAULT_Z
-    threshold: float = 0.0   # absolute score_max cut-off; 0: use z_cut
+    threshold: float = 0.0   # absolute cut-off of `score`; 0: use z_cut
     scale: str = "log"
     centre: float = float("nan")
     spread: float = float("nan")
+    # A rule recorded before flags moved to FLAG_SCORE was measured on score_max.
+    score: str = "score_max"
 
     def cut_score(self) -> float:
-        """The score_max at which an image becomes flagged (for histograms and outlines)."""
+        """The value of ``score`` at which an image becomes flagged (for histograms and outlines)."""
         if self.threshold > 0:
             return self.threshold
         if not np.isfinite(self.centre) or not np.isfinite(self.spread) or self.spread <= 0:
@@ -53,15 +62,15 @@ class Rule:
 
     def describe(self) -> str:
         if self.threshold > 0:
-            return f"score_max >= {self.threshold:g}"
-        return f"robust z of {'log ' if self.scale == 'log' else ''}score_max >= {self.z_cut:g}"
+            return f"{self.score} >= {self.threshold:g}"
+        return f"robust z of {'log ' if self.scale == 'log' else ''}{self.score} >= {self.z_cut:g}"
 
 
 def robust_z(scores: np.ndarray, z_cut: float = DEFAULT_Z, threshold: float = 0.0) -> tuple[np.ndarray, Rule]:
     """z-scores of ``scores`` (finite values of ok images) and the rule they were measured with."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.size == 0:
-        return scores, Rule(z_cut, threshold)
+        return scores, Rule(z_cut, threshold, score=FLAG_SCORE)
     scale = "log" if np.all(scores > 0) else "linear"
     x = np.log(scores) if scale == "log" else scores
     centre = float(np.median(x))
@@ -74,7 +83,7 @@ def robust_z(scores: np.ndarray, z_cut: float = DEFAULT_Z, threshold: float = 0.
         z = np.zeros_like(x)
     else:
         z = (x - centre) / spread
-    return z, Rule(z_cut, threshold, scale, centre, spread)
+    return z, Rule(z_cut, threshold, scale, centre, spread, FLAG_SCORE)
 
 
 def _group_array(group: zarr.Group, name: str, n: int) -> zarr.Array:
@@ -106,7 +115,7 @@ def _flag_groups(root: zarr.Group, z_cut: float, threshold: float) -> dict[str, 
     for name, g in groups.items():
         ids = np.asarray(g["image"][:]).astype(object)
         ok = np.asarray(g[STATUS][:]).astype(object) == "ok"
-        score = np.asarray(g["score_max"][:], dtype=np.float64)
+        score = np.asarray(g[FLAG_SCORE][:], dtype=np.float64)
         parts[name] = (ids, ok & np.isfinite(score), score)
     pooled = np.concatenate([s[m] for _, m, s in parts.values()]) if parts else np.array([])
     z_ok, rule = robust_z(pooled, z_cut, threshold)
@@ -121,14 +130,17 @@ def _flag_groups(root: zarr.Group, z_cut: float, threshold: float) -> dict[str, 
         _group_array(groups[name], Z_VAR, ids.size)[:] = z
         _group_array(groups[name], FLAG_VAR, ids.size)[:] = flag
         flagged.extend(str(i) for i in ids[flag])
-    root.attrs[ATTR] = json.dumps({**asdict(rule), "ok": int(pooled.size), "flagged": len(flagged)})
+    # Nested attributes, not a JSON string: data a reader gets as it is (NaN, which JSON lacks, as null).
+    root.attrs[ATTR] = {**{k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                           for k, v in asdict(rule).items()}, "ok": int(pooled.size), "flagged": len(flagged)}
     return {"flagged": len(flagged), "flagged_ids": sorted(flagged), "flag_rule": rule.describe()}
 
 
 def stored_rule(attrs: dict[str, Any]) -> tuple[Rule, dict[str, Any]]:
     """The rule the store's flags were last computed with (defaults when never flagged)."""
-    raw = json.loads(attrs.get(ATTR, "{}"))
-    fields = {k: raw[k] for k in Rule.__dataclass_fields__ if k in raw}
+    raw = attrs.get(ATTR, {})
+    raw = json.loads(raw) if isinstance(raw, str) else dict(raw)  # a string in stores before 2026-12-04
+    fields = {k: (float("nan") if raw[k] is None else raw[k]) for k in Rule.__dataclass_fields__ if k in raw}
     return Rule(**fields), raw
 
 

@@ -26,8 +26,8 @@ class ScanOptions:
     write_every: float = 10.0          # seconds finished results may wait to be written together (0: at once)
     log_file: str = ""
     json: bool = False
-    anomaly_z: float = 3.5             # flag ok images whose robust z of score_max reaches this (flags.py)
-    threshold: float = 0.0             # or, when > 0, whose score_max reaches this
+    anomaly_z: float = 3.5             # flag ok images whose robust z of score_p99 reaches this (flags.py)
+    threshold: float = 0.0             # or, when > 0, whose score_p99 reaches this
     fail_on_anomaly: bool = False      # ssdnet scan: exit 4 when any image is flagged
     progress_every: float = PROGRESS_EVERY  # ssdnet scan off a terminal: seconds between progress lines (0: none)
 

@@ -44,9 +44,9 @@ def _setup_logging(log_file: str) -> None:
               help="TOML file holding any of these options; flags win.")
 @click.option("--log-file", default=None, help="Append a log of the scan to this file.")
 @click.option("--anomaly-z", type=float, default=None, help="Flag ok images whose robust z-score of "
-              "score_max over the archive reaches this [3.5].")
-@click.option("--threshold", type=float, default=None, help="Flag ok images whose score_max reaches this "
-              "instead (absolute, in units of score_max).")
+              "score_p99 over the archive reaches this [3.5].")
+@click.option("--threshold", type=float, default=None, help="Flag ok images whose score_p99 reaches this "
+              "instead (absolute, in units of score_p99).")
 @click.option("--fail-on-anomaly", is_flag=True, default=None, help="Exit 4 when any image is flagged.")
 @click.option("--json", "json_out", is_flag=True, default=None, help="Print the summary as one JSON object.")
 @click.option("--progress-every", type=float, default=None, help="When stderr is not a terminal (cron, batch "

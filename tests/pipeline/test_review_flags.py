@@ -39,6 +39,11 @@ def test_scan_flags_the_outlier_and_keeps_failed_rows_unflagged(scanned):
     assert index["is_anomalous"].dtype == bool
     assert list(index.image.values[index["is_anomalous"].values]) == [ODD]
     assert float(index["anomaly_z"].sel(image=ODD)) == pytest.approx(9 / MEANAD_TO_SD)
+    # The z is of score_p99 (chosen under the leave-one-set-out protocol), and says so.
+    ok = index.status.values == "ok"
+    z, _ = robust_z(index["score_p99"].values[ok])
+    np.testing.assert_allclose(index["anomaly_z"].values[ok], z)
+    assert summary["flag_rule"] == "robust z of log score_p99 >= 3.5"
     np.testing.assert_array_equal(index["anomaly_z"].sel(image=CLEAN).values, 0.0)
     assert np.isnan(float(index["anomaly_z"].sel(image=BROKEN)))
     assert not bool(index["is_anomalous"].sel(image=BROKEN))
@@ -74,3 +79,21 @@ def test_bad_flag_options_are_refused(scanned, client, tmp_path, capsys):
     assert run_cli(["scan", arch, "--out", store, *scheduler_args(client), "--preset", "fast", "--steps", "10",
                     "--anomaly-z", "0"]) == 2
     assert "anomaly_z must be positive" in capsys.readouterr().err
+
+
+def test_the_flag_rule_is_stored_as_nested_attributes_and_old_string_rules_still_read(scanned):
+    import json
+
+    import zarr
+
+    from pipeline.flags import stored_rule
+
+    _, store, _ = scanned
+    attrs = zarr.open_group(str(store), mode="r").attrs.asdict()
+    assert isinstance(attrs["flags"], dict) and attrs["flags"]["score"] == "score_p99"
+    rule, raw = stored_rule(attrs)
+    assert rule.score == "score_p99" and raw["flagged"] == 1
+    # A store flagged before: a JSON string, measured on score_max.
+    old = {"flags": json.dumps({"z_cut": 3.5, "threshold": 0.0, "scale": "log", "centre": 1.0, "spread": 0.5})}
+    rule, _ = stored_rule(old)
+    assert rule.score == "score_max" and rule.describe() == "robust z of log score_max >= 3.5"
