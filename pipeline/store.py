@@ -21,8 +21,10 @@ import ssdnet
 
 from pipeline.exitcodes import Refused
 from pipeline.integrity import MAP_CRC, NO_CRC, chunk_file, damaged_metadata, map_checksum
-from pipeline.layout import (ADDED_VARS, FAILED, INDEX_CHUNK, INDEX_VARS, INT_VARS, STATUS, STR_VARS,  # noqa: F401
-                             TIME_ATTRS, TIME_VAR, group_name, quiet_zarr, store_attrs, thumb_shape)
+from pipeline.layout import (ADDED_VARS, BROWSE, FAILED, INDEX_CHUNK, INDEX_VARS, INT_VARS, STATUS,  # noqa: F401
+                             STR_VARS, TIME_VAR, VAR_ATTRS, bound_config, browse_factor,
+                             browse_shape, downsample, group_name, ome_attrs, quiet_zarr, store_attrs,
+                             thumb_shape)
 from pipeline.lock import LOCK_NAME
 
 @dataclass
@@ -42,9 +44,8 @@ def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
         kind = {"dtype": "int64", "fill_value": NO_CRC}
     else:
         kind = {"dtype": "float64", "fill_value": float("nan")}
-    attrs = TIME_ATTRS if name == TIME_VAR else {}
     return group.create_array(name, shape=(rows,), chunks=(INDEX_CHUNK,), dimension_names=["image"],
-                              attributes=attrs, **kind)
+                              attributes=VAR_ATTRS.get(name, {}), **kind)
 
 
 def check_binding(attrs: dict[str, Any], cfg: ssdnet.Config, map_dtype: str, store: str) -> None:
@@ -54,7 +55,7 @@ def check_binding(attrs: dict[str, Any], cfg: ssdnet.Config, map_dtype: str, sto
     # The preset is a name for the values of the other fields, all of which are compared: a store
     # scanned as `paper` before `fused` took over its values continues under `fused`.
     method = {k: v for k, v in cfg.method_dict().items() if k != "preset"}
-    bound = {k: v for k, v in ssdnet.complete_record(json.loads(attrs["config"])).items() if k in method}
+    bound = {k: v for k, v in ssdnet.complete_record(bound_config(attrs)).items() if k in method}
     unknown = sorted(k for k in method if k not in bound)
     if unknown:
         # No flag can match a setting the store never recorded, so "use the store's settings" cannot help.
@@ -94,7 +95,8 @@ class StoreWriter:
             # Opened without consolidated metadata, whose copy of the shapes goes stale as we write.
             self.root = zarr.open_group(self.path, mode="a", zarr_format=3, use_consolidated=False)
         if fresh:
-            self.root.attrs.update({"config": cfg.to_json(), "ssdnet_version": ssdnet.__version__,
+            # The config as nested attributes (data a reader can index), not a JSON string.
+            self.root.attrs.update({"config": json.loads(cfg.to_json()), "ssdnet_version": ssdnet.__version__,
                                     "feature_extractor": cfg.features, "seed": cfg.seed,
                                     "map_dtype": map_dtype})
         else:
@@ -109,6 +111,8 @@ class StoreWriter:
         with quiet_zarr():
             for name in sorted(self.root.group_keys()):
                 self.arrays[name] = dict(self.root[name].arrays())
+                if "anomaly_map" in self.arrays[name] and "browse" in self.root[name]:
+                    self.arrays[name][BROWSE] = self.root[name][BROWSE]
                 self._add_missing(name)
                 self._repair(name)
                 self._load(name)
@@ -132,6 +136,11 @@ class StoreWriter:
         for var in ADDED_VARS:
             if var not in arrays:
                 arrays[var] = _index_array(self.root[group], var, rows)
+        if "anomaly_map" in arrays and BROWSE not in arrays:
+            # A group from before the browse level: it gets one, and earlier rows stay NaN there
+            # until rescanned (filling them would read every map of the store).
+            height, width = arrays["anomaly_map"].shape[1:]
+            self._browse_level(self.root[group], arrays, height, width, rows)
 
     def _repair(self, group: str) -> None:
         """Undo what a killed writer can leave: arrays resized to different lengths (a growth
@@ -175,13 +184,30 @@ class StoreWriter:
             # One chunk per image: each map is written whole, never a partial chunk or shard.
             arrays["anomaly_map"] = g.create_array(
                 "anomaly_map", shape=(0, height, width), chunks=(1, height, width), dtype=self.map_dtype,
-                fill_value=float("nan"), dimension_names=["image", "y", "x"])
+                fill_value=float("nan"), dimension_names=["image", "y", "x"], attributes=VAR_ATTRS["anomaly_map"])
+            self._browse_level(g, arrays, height, width, 0)
             arrays["thumbnail"] = g.create_array(
                 "thumbnail", shape=(0, ty, tx, 3), chunks=(1, ty, tx, 3), dtype="uint8", fill_value=0,
-                dimension_names=["image", "ty", "tx", "channel"])
+                dimension_names=["image", "ty", "tx", "channel"], attributes=VAR_ATTRS["thumbnail"])
+        else:
+            g.attrs.update({"long_name": "images that failed before their size was known",
+                            "description": "one row per image that could not be decoded"})
         self.arrays[name] = arrays
         self.used[name] = 0
         return arrays
+
+    @staticmethod
+    def _browse_level(g: zarr.Group, arrays: dict[str, zarr.Array], height: int, width: int, rows: int) -> None:
+        """The maps at a lower resolution and the OME-Zarr multiscales over both levels."""
+        by, bx = browse_shape(height, width)
+        factor = browse_factor(height, width)
+        arrays[BROWSE] = g.create_array(
+            BROWSE, shape=(rows, by, bx), chunks=(1, by, bx), dtype="float32", fill_value=float("nan"),
+            dimension_names=["image", "y", "x"],
+            attributes={**VAR_ATTRS["anomaly_map"],
+                        "description": f"anomaly_map in means of {factor} x {factor} pixel blocks, for browsing"})
+        g.attrs.update({"ome": ome_attrs(height, width), "long_name": f"images of {height} x {width} pixels",
+                        "description": "one row per image: its index values, anomaly map, browse level and thumbnail"})
 
     def _resize(self, group: str, n: int) -> None:
         todo = [a for a in self.arrays[group].values() if a.shape[0] != n]
@@ -245,8 +271,11 @@ class StoreWriter:
             # One call per array: zarr writes the rows' chunks concurrently. A failed row gets the
             # fill value (no chunk stored), never an older map.
             maps, thumbs = a["anomaly_map"], a["thumbnail"]
-            _set_rows(maps, rows, [rec["map"] if "map" in rec else np.full(maps.shape[1:], np.nan, maps.dtype)
-                                   for rec in recs])
+            full = [rec["map"] if "map" in rec else np.full(maps.shape[1:], np.nan, maps.dtype) for rec in recs]
+            _set_rows(maps, rows, full)
+            if BROWSE in a:
+                factor = browse_factor(*maps.shape[1:])
+                _set_rows(a[BROWSE], rows, [downsample(m, factor) for m in full])
             _set_rows(thumbs, rows, [rec["thumbnail"] if "thumbnail" in rec else np.zeros(thumbs.shape[1:], "uint8")
                                      for rec in recs])
         for rec in recs:

@@ -68,4 +68,4 @@ def test_the_packages_list_their_public_names_without_loading_them():
                           "print(dir(pipeline), 'connect' in dir(cluster), 'detect' in dir(ssdnet), "
                           "sorted(m for m in ('torch', 'dask', 'distributed', 'zarr') if m in sys.modules))"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert res.stdout.strip() == "['open_index', 'open_map', 'scan'] True True []", res.stderr
+    assert res.stdout.strip() == "['open_index', 'open_map', 'open_tree', 'scan'] True True []", res.stderr
