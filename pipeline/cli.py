@@ -27,6 +27,7 @@ COMMANDS = {
     "submit": "pipeline.commands.submit:submit_cmd",
     "review": "pipeline.commands.review:review_cmd",
     "show": "pipeline.commands.review:show_cmd",
+    "export": "pipeline.commands.review:export_cmd",
     "index": "pipeline.commands.review:index_cmd",
     "verify": "pipeline.commands.verify:verify_cmd",
 }

@@ -55,7 +55,8 @@ def test_the_reading_commands_run_without_torch_or_dask(client, tmp_path):
     store = tmp_path / "s.zarr"
     pipeline.scan(tmp_path / "src", store, client=client, **FAST)
     for args in (["index", store], ["show", store, "src/img_001.png", "--out", tmp_path / "o.png"],
-                 ["review", store, "--out", tmp_path / "report"], ["verify", store]):
+                 ["review", store, "--out", tmp_path / "report"], ["verify", store],
+                 ["export", store, "img_001.png", "--out", tmp_path / "export"]):
         res = subprocess.run([sys.executable, "-c", CLI, *map(str, args)], cwd=ROOT, capture_output=True,
                              text=True, timeout=300)
         assert res.returncode == 0, (args[0], res.stderr[-2000:])
