@@ -443,6 +443,7 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
         sources = [sources]
     resolved = resolve_options(("", options))
     cfg, opts = resolved.config, resolved.scan
+    log.info("options given: %s", resolved.provenance())
     srcs = describe_all([os.fspath(s) for s in sources])
     store = os.fspath(store)
     with _naming(store), store_lock(store):

@@ -119,6 +119,11 @@ class Resolved:
         out["sources"] = self.sources
         return out
 
+    def provenance(self) -> dict[str, str]:
+        """The values not at their defaults and where each came from (``SSDNET_STEPS``,
+        ``--steps``, ``config file F``, ``preset fast``, ``argument``)."""
+        return {k: v for k, v in self.sources.items() if v != "default"}
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 

@@ -28,20 +28,28 @@ _handler = _Stderr()
 _handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
 
+_saved: dict[str, int] = {}  # logger -> its level before -v / -q changed it
+
+
 def set_verbosity(level: int) -> None:
-    """Apply ``level`` (-1 quiet .. 2 debug) to the project's loggers; idempotent."""
+    """Apply ``level`` (-1 quiet .. 2 debug) to the project's loggers; level 0 undoes it all
+    (logging as Python's defaults have it: warnings on stderr)."""
     _state["level"] = level
-    threshold = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(level, logging.DEBUG)
+    for name, old in _saved.items():
+        logging.getLogger(name).setLevel(old)
+        logging.getLogger(name).removeHandler(_handler)
+    _saved.clear()
+    if level == 0:
+        return
+    threshold = logging.ERROR if level < 0 else logging.INFO if level == 1 else logging.DEBUG
     _handler.setLevel(threshold)
-    for name in LOGGERS:
-        logger = logging.getLogger(name)
-        if _handler not in logger.handlers:
-            logger.addHandler(_handler)
-        if logger.level == logging.NOTSET or logger.level > threshold:
-            logger.setLevel(threshold)
     # A scan's own cluster logs through distributed: quiet means quiet there too.
-    if level < 0:
-        logging.getLogger("distributed").setLevel(logging.ERROR)
+    for name in (*LOGGERS, "distributed") if level < 0 else LOGGERS:
+        logger = logging.getLogger(name)
+        _saved[name] = logger.level
+        if name in LOGGERS:
+            logger.addHandler(_handler)
+        logger.setLevel(threshold)
 
 
 def verbosity() -> int:

@@ -308,6 +308,15 @@ def environment() -> dict[str, str]:
         _ENV_SAID.add(said)
         log.warning("settings from the environment: %s",
                     ", ".join(f"{ENV_PREFIX}{k.upper()}={v}" for k, v in said))
+    # A misspelt one (SSDNET_STEP) acts on nothing: say so rather than let it pass for a setting.
+    for var in sorted(os.environ):
+        name = var[len(ENV_PREFIX):].lower()
+        if var.startswith(ENV_PREFIX) and name not in env:
+            close = difflib.get_close_matches(name, field_names(), n=1, cutoff=0.8)
+            if close and ((var, "near"),) not in _ENV_SAID:
+                _ENV_SAID.add(((var, "near"),))
+                log.warning("%s is not a setting and changes nothing (did you mean %s%s?)",
+                            var, ENV_PREFIX, close[0].upper())
     return env
 
 
