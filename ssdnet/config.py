@@ -262,9 +262,10 @@ def coerce(name: str, value: Any, kind: str, text: bool = False) -> Any:
     ``float``, ``str``, ``bool`` or ``tuple[str, ...]``), or ConfigError saying why not.
 
     The one type check of every option (Config fields and the pipeline's scan options alike).
-    Values from Python or TOML must have the type (an int passes as a float); ``text`` values
-    (environment variables) are parsed. A comma list field (``scales``...) also takes a
-    sequence of integers, stored as its text ``"2,4"``.
+    A value must have the type (an int passes as a float, a bool never as a number); with
+    ``text`` a string is parsed (environment variables, and :func:`resolve`'s arguments as
+    ever: ``steps="100"``; the pipeline's TOML and keywords are strict). A comma list field
+    (``scales``...) also takes a sequence of integers, stored as its text ``"2,4"``.
     """
     if text and isinstance(value, str):
         try:
@@ -370,7 +371,7 @@ def resolve_sourced(layers: list[tuple[str, dict[str, Any]]],
         values[name] = checked(name, f"{ENV_PREFIX}{name.upper()}={value}", value, text=True)
         sources[name] = f"{ENV_PREFIX}{name.upper()}"
     for name, (label, value) in given.items():
-        values[name] = checked(name, label, value)
+        values[name] = checked(name, label, value, text=True)  # "100" from a script's own flags, as before
         sources[name] = _label(label, name) or "argument"
     values["preset"] = preset
     sources["preset"] = _label(preset_source, "preset") or ("argument" if "preset" in given else "default")
