@@ -52,11 +52,12 @@ def one_line(exc: click.ClickException) -> str:
     if isinstance(exc, click.NoSuchOption):
         close = f" (did you mean {', '.join(sorted(exc.possibilities))}?)" if exc.possibilities else ""
         return f"{exc.option_name}: no such option{close}"
+    if isinstance(exc, click.BadOptionUsage):
+        why = exc.message.replace(f"Option '{exc.option_name}' ", "").rstrip(".")
+        return f"{exc.option_name}: {why}"
     if isinstance(exc, click.BadParameter) and exc.param is not None and exc.ctx is not None:
-        what = exc.param_hint or " / ".join(exc.param.get_error_hint(exc.ctx).split("/"))
-        if isinstance(exc, click.MissingParameter):
-            return f"{what.strip(chr(39))}: missing"
-        return f"{what.strip(chr(39))}: {exc.message}"
+        what = str(exc.param_hint or exc.param.get_error_hint(exc.ctx)).replace("'", "")
+        return f"{what}: missing" if isinstance(exc, click.MissingParameter) else f"{what}: {exc.message}"
     return exc.format_message()
 
 

@@ -163,3 +163,15 @@ def test_verbose_says_info(capsys, caplog):
     logging.getLogger("pipeline").error("kept")
     err = capsys.readouterr().err
     assert "hidden" not in err and "ERROR pipeline: kept" in err
+
+
+@pytest.mark.parametrize("args, line", [
+    (["detect", "a.png", "--out"], "error: --out: requires an argument\n"),
+    (["detect", "a.png", "--out", "o", "--json=3"], "error: --json: does not take a value\n"),
+    (["scan", "--out", "s.zarr"], "error: SOURCES...: missing\n"),
+    (["index"], "error: STORE: missing\n"),
+])
+def test_clicks_own_errors_are_one_line_too(capsys, tmp_path, monkeypatch, args, line):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *args)
+    assert code == 2 and err == line
