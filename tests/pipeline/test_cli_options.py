@@ -175,3 +175,10 @@ def test_clicks_own_errors_are_one_line_too(capsys, tmp_path, monkeypatch, args,
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, *args)
     assert code == 2 and err == line
+
+
+def test_a_bad_cluster_option_is_the_same_one_line(capsys, tmp_path):
+    code, _, err = run(capsys, "cluster", "info", "--cluster-config", tmp_path / "none.toml")
+    assert code == 2 and err == f"error: cluster config {tmp_path / 'none.toml'}: no such file\n"
+    code, _, err = run(capsys, "cluster", "info", "--scheduler", "tcp://h:1", "--cluster", "slurm")
+    assert code == 2 and err == "error: --scheduler: implies --cluster address, not slurm\n"
