@@ -35,7 +35,7 @@ from pipeline.archive import Entry, Skipped, count_entries, describe_all, iter_e
 from pipeline.exitcodes import Refused
 from pipeline.flags import flag_store
 from pipeline.lock import store_lock
-from pipeline.scanoptions import ScanOptions, resolve_all, split_options
+from pipeline.scanoptions import ScanOptions, options_signature, resolve_options
 from pipeline.store import StoreWriter
 from pipeline.worker import TorchThreads, fit_images, now_ns
 
@@ -403,19 +403,47 @@ def _naming(store: str) -> Iterator[None]:
         raise
 
 
+@options_signature
 def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | os.PathLike,
          client: Client | None = None, on_progress: Callable[[Tally, bool], None] | None = None,
          on_client: Callable[[Client], None] | None = None, **options: Any) -> dict[str, Any]:
     """Scan ``sources`` into ``store`` and return the summary.
 
-    ``options`` are Config fields (``preset="fast"``, ``steps=10``...) and ScanOptions fields
-    (``timeout``, ``include``, ``map_dtype``...). Without ``client`` a cluster is started from the
-    options and stopped at the end. Raises :class:`pipeline.exitcodes.Refused` for usage errors.
+    Parameters
+    ----------
+    sources : str, os.PathLike or iterable of them
+        Directories, globs, .tar/.tar.gz/.zip archives or .txt lists of paths.
+    store : str or os.PathLike
+        The Zarr store, created or resumed (only new, changed and failed images are fitted).
+    client : distributed.Client, optional
+        The cluster to scan on; without it one is started from the options and stopped at the end.
+    on_progress : callable, optional
+        Called as ``on_progress(tally, exhausted)`` while the scan runs.
+    on_client : callable, optional
+        Called with the client once it is connected.
+
+    Returns
+    -------
+    dict
+        The summary: ``ok``, ``failed``, ``skipped``, ``flagged``, ``errors``...
+
+    Raises
+    ------
+    pipeline.scanoptions.OptionsError
+        A bad option (a :class:`pipeline.exitcodes.Refused` and a :class:`ssdnet.ConfigError`).
+    pipeline.exitcodes.Refused
+        A store or source the scan will not use.
+
+    Notes
+    -----
+    The other keywords are the method's fields (:class:`ssdnet.Config`: ``preset="fast"``,
+    ``steps=10``...) and the scan options; precedence: preset < ``SSDNET_<FIELD>`` < keywords.
     """
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
-    cfg_values, scan_values = split_options(options)
-    cfg, opts = resolve_all(cfg_values, scan_values)
+    resolved = resolve_options(("", options))
+    cfg, opts = resolved.config, resolved.scan
+    log.info("options given: %s", resolved.provenance())
     srcs = describe_all([os.fspath(s) for s in sources])
     store = os.fspath(store)
     with _naming(store), store_lock(store):

@@ -9,8 +9,9 @@ import click
 
 from pipeline import exitcodes
 from pipeline.clusteropts import cluster_config_options, pop_cluster_flags, scan_cluster
-from pipeline.options import config_options
+from pipeline.options import ScanCommand, config_options
 from pipeline.progress import PROGRESS_EVERY, ProgressLine, ProgressLog, human_summary
+from pipeline.verbosity import quiet
 
 
 def _setup_logging(log_file: str) -> None:
@@ -22,7 +23,7 @@ def _setup_logging(log_file: str) -> None:
         log.addHandler(handler)
 
 
-@click.command("scan")
+@click.command("scan", cls=ScanCommand)
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", "store", required=True, type=click.Path(), help="The Zarr store (created or resumed).")
 @click.option("--workers", type=int, default=None, help="Embedded cluster: worker processes "
@@ -66,22 +67,20 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
     """
     from pipeline.flags import flag_line
     from pipeline.scanner import scan
-    from pipeline.scanoptions import read_toml, split_options
+    from pipeline.scanoptions import resolve_cli
 
     cluster_flags = pop_cluster_flags(kwargs)
-    cfg_values, scan_values = read_toml(config_file) if config_file else ({}, {})
-    given = {k: v for k, v in kwargs.items() if v is not None and v != ()}
-    if json_out:
-        given["json"] = True
-    flag_cfg, flag_scan = split_options(given, where="flags")
-    cfg_values.update(flag_cfg)
-    scan_values.update(flag_scan)
+    # The one options path: TOML under flags, every value checked, a bad one names its source.
+    resolved = resolve_cli({**kwargs, "config_file": config_file, "json_out": json_out}, scan=True)
+    cfg_values, scan_values = dict(resolved.given_config), dict(resolved.given_scan)
     _setup_logging(scan_values.get("log_file", ""))
     every = scan_values.get("progress_every", PROGRESS_EVERY)
     if sys.stderr.isatty() and not scan_values.get("json"):
         progress = ProgressLine()
     else:  # cron, batch jobs, --json: a whole line now and then, so a long scan never looks hung
         progress = ProgressLog(every) if every > 0 else None
+    if quiet():  # -q: errors only
+        progress = None
 
     def show_dashboard(client) -> None:
         if progress:
