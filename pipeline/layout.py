@@ -19,14 +19,24 @@ STR_VARS = ("path", "sha256", "worker", "error")
 INT_VARS = ("height", "width")
 FLOAT_VARS = ("score_max", "score_p99", "score_mean", "texture_share", "seconds")
 TIME_VAR = "finished_at"
+# The source's size and mtime when it was read: a rescan skips an image whose pair is unchanged
+# without reading it (docs/STORE.md, change detection). -1: unknown (rows from before they were
+# recorded, a source that gives none), which never matches.
+STAT_VARS = ("size_bytes", "mtime_ns")
+NO_STAT = -1
 # Written last: the commit marker.
 STATUS = "status"
-INDEX_VARS = ("image", *STR_VARS, *INT_VARS, *FLOAT_VARS, MAP_CRC, TIME_VAR, STATUS)
+INDEX_VARS = ("image", *STR_VARS, *INT_VARS, *FLOAT_VARS, MAP_CRC, *STAT_VARS, TIME_VAR, STATUS)
 # Index variables that stores written by earlier versions lack, and the value their rows get
 # (when read, and in the arrays a scan creates when it opens such a store).
-ADDED_VARS = {"texture_share": float("nan"), MAP_CRC: NO_CRC}
+ADDED_VARS = {"texture_share": float("nan"), MAP_CRC: NO_CRC, "size_bytes": NO_STAT, "mtime_ns": NO_STAT}
 INDEX_CHUNK = 1024
 TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
+# Plain units, no "since": xarray leaves mtime_ns an integer (a tar member's or a zip's time is a
+# fingerprint compared for equality, not always a true clock).
+VAR_ATTRS = {"size_bytes": {"long_name": "size of the source image", "units": "bytes"},
+             "mtime_ns": {"long_name": "modification time of the source image (ns since 1970-01-01 UTC)",
+                          "units": "ns"}}
 
 
 def group_name(height: int, width: int) -> str:

@@ -2,9 +2,11 @@
 
 (A module named ``pipeline/scan.py`` would shadow the function ``pipeline.scan`` once imported.)
 
-The client reads each image, hashes it, skips it when the store already holds it, and keeps a
-bounded number of fits in flight (``as_completed``, refilled as fits finish): memory stays flat
-however many images there are. It alone writes the store (docs/STORE.md).
+The client lists the images and sends each task only descriptors (:mod:`pipeline.reading`): the
+workers read and hash the bytes. An image whose (size, mtime) match its ok row is skipped unread
+(``verify`` reads and hashes everything; a worker that finds the same bytes fits nothing). A
+bounded number of fits is in flight (``as_completed``, refilled as fits finish): memory stays flat
+however many images there are. The client alone commits the index (docs/STORE.md).
 
 Timeouts: each task announces its start with a worker event; the client measures --timeout from
 that moment. An overdue fit becomes a failed row at once, its future is cancelled and its worker
@@ -14,7 +16,7 @@ stuck fit never holds a task slot for longer than the timeout.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import fnmatch
 import logging
 import math
 import os
@@ -31,9 +33,10 @@ from distributed import Client, KilledWorker, as_completed
 import cluster
 import ssdnet
 
-from pipeline.archive import Entry, Skipped, count_entries, describe_all, iter_entries
+from pipeline.archive import Entry, Skipped, Source, count_entries, describe_all, iter_entries
 from pipeline.exitcodes import Refused
 from pipeline.flags import flag_store
+from pipeline.reading import Descriptor
 from pipeline.lock import store_lock
 from pipeline.scanoptions import ScanOptions, resolve_all, split_options
 from pipeline.store import StoreWriter
@@ -48,7 +51,8 @@ SKIPPED_EXAMPLES = 10  # paths not scanned that the summary lists (the log has e
 class Member:
     entry_id: str
     path: str
-    sha256: str
+    size: int
+    mtime_ns: int
 
 
 @dataclass
@@ -154,7 +158,10 @@ class Scanner:
         self.pending: dict[str, Pending] = {}
         self.in_flight = 0  # images in pending tasks
         self.mapped: dict[str, int] = {}  # token -> maps its task has made so far
-        self.buffer: list[tuple[Member, bytes]] = []  # images waiting to fill a pack
+        self.buffer: list[tuple[Member, Descriptor, str]] = []  # images waiting to fill a pack
+        # The store's rows when the pass began, and those of them it met: the rest may be gone.
+        self.known_before = frozenset(writer.known)
+        self.seen_known: set[str] = set()
         self.started: dict[str, tuple[float, str, list[int] | None]] = {}
         self.topic = f"ssdnet-start-{uuid.uuid4().hex}"
         self.ac = as_completed()
@@ -208,8 +215,9 @@ class Scanner:
         workers = max(1, len(self.gpu_workers), len(self._workers()))
         return max(1, min(self.pack, math.ceil(left / workers)))
 
-    def queue(self, entry: Entry, sha: str) -> None:
-        self.buffer.append((Member(entry.id, entry.path, sha), entry.data))
+    def queue(self, entry: Entry, known_sha: str) -> None:
+        d = entry.desc
+        self.buffer.append((Member(entry.id, entry.path, d.size, d.mtime_ns), d, known_sha))
         if len(self.buffer) >= self.pack_now():
             self.flush()
 
@@ -217,8 +225,8 @@ class Scanner:
         if not self.buffer:
             return
         token = f"ssdnet-fit-{uuid.uuid4().hex}"
-        members = [m for m, _ in self.buffer]
-        items = [(m.entry_id, data) for m, data in self.buffer]
+        members = [m for m, _, _ in self.buffer]
+        items = [(m.entry_id, d, known) for m, d, known in self.buffer]
         fut = self.client.submit(fit_images, token, self.topic, items, self.cfg, self.opts.map_dtype,
                                  key=token, pure=False, resources=self.resources)
         self.pending[token] = Pending(members, fut)
@@ -274,20 +282,24 @@ class Scanner:
             self.tally.skip(entry)  # not an image: not seen, so progress counts images only
             return []
         self.tally.seen += 1
-        if entry.data is None:
-            return [self._failed(entry.id, entry.path, "", entry.error)]
-        sha = hashlib.sha256(entry.data).hexdigest()
-        if self.writer.done(entry.id, sha):
+        if entry.id in self.known_before:
+            self.seen_known.add(entry.id)
+        if entry.desc is None:
+            return [self._failed(Member(entry.id, entry.path, -1, -1), entry.error)]
+        d = entry.desc
+        # Unread: the stat (or member header) the store recorded says nothing changed.
+        if not self.opts.verify and self.writer.unchanged(entry.id, d.size, d.mtime_ns):
             self.tally.skipped += 1
             return []
-        self.queue(entry, sha)
+        self.queue(entry, self.writer.ok_sha(entry.id))
         return []
 
-    def _failed(self, image_id: str, path: str, sha: str, error: str, shape: Iterable[int] | None = None,
+    def _failed(self, m: Member, error: str, shape: Iterable[int] | None = None,
                 worker: str = "", seconds: float = float("nan")) -> dict[str, Any]:
         h, w = shape or (0, 0)
-        return {"id": image_id, "path": path, "sha256": sha, "status": "failed", "error": error,
-                "height": h, "width": w, "worker": worker, "seconds": seconds, "finished_at": now_ns()}
+        return {"id": m.entry_id, "path": m.path, "sha256": "", "status": "failed", "error": error,
+                "height": h, "width": w, "worker": worker, "seconds": seconds, "finished_at": now_ns(),
+                "size_bytes": m.size, "mtime_ns": m.mtime_ns}
 
     def _collect(self, futures: list[Any]) -> list[dict[str, Any]]:
         out = []
@@ -299,7 +311,7 @@ class Scanner:
             shape = start[2] if start else None
             if fut.status == "finished":
                 for m, rec in zip(p.members, fut.result()):
-                    rec.update(path=m.path, sha256=m.sha256)
+                    rec.update(path=m.path, size_bytes=m.size, mtime_ns=m.mtime_ns)
                     out.append(rec)
             else:
                 if fut.status == "error" and isinstance(fut.exception(), KilledWorker):
@@ -309,7 +321,7 @@ class Scanner:
                 else:
                     reason = "task failed: " + (repr(fut.exception()) if fut.status == "error" else
                                                 f"task {fut.status}")
-                out += [self._failed(m.entry_id, m.path, m.sha256, reason, shape) for m in p.members]
+                out += [self._failed(m, reason, shape) for m in p.members]
             fut.release()
         return out
 
@@ -328,7 +340,7 @@ class Scanner:
             del self.started[token]
             p.future.cancel()
             for m in p.members:
-                out.append(self._failed(m.entry_id, m.path, m.sha256, f"timed out after {self.opts.timeout:g} s"
+                out.append(self._failed(m, f"timed out after {self.opts.timeout:g} s"
                                         + (f" per image ({len(p.members)} packed)" if len(p.members) > 1 else ""),
                                         shape, worker, now - began))
             log.warning("%s: timed out after %g s on %s; restarting that worker",
@@ -361,7 +373,9 @@ class Scanner:
 
     def _count(self, records: list[dict[str, Any]]) -> None:
         for rec in records:
-            if rec["status"] == "ok":
+            if rec["status"] == "unchanged":
+                self.tally.skipped += 1  # read and hashed, the same bytes: not fitted
+            elif rec["status"] == "ok":
                 self.tally.ok += 1
             else:
                 self.tally.failed += 1
@@ -378,6 +392,33 @@ def _count_in_background(tally: Tally, srcs: list, opts: ScanOptions) -> threadi
     thread = threading.Thread(target=count, name="ssdnet-count", daemon=True)
     thread.start()
     return thread
+
+
+def gone_rows(writer: StoreWriter, scanner: Scanner, srcs: list[Source], opts: ScanOptions) -> list[str]:
+    """The store's rows that this whole pass did not meet: their image is no longer in a source
+    scanned now. Only rows of these sources count (a store may hold other sources' rows), only
+    those --include/--exclude would scan, and none of a source that could not be read to its end
+    (damage hides what comes after it: those images are not known to be gone)."""
+    names = {s.name for s in srcs}
+    damaged = {s.name for s in srcs if os.path.basename(os.path.abspath(s.location)) in scanner.tally.errors}
+    # A damaged source's own row has its file's name as id (archive._damaged), with no '/'.
+    file_ids = {os.path.basename(os.path.abspath(s.location)): s.name for s in srcs}
+    gone = []
+    for image_id in scanner.known_before:
+        if image_id in scanner.seen_known or image_id not in writer.known:
+            continue
+        source, _, rel = image_id.partition("/")
+        if not rel:
+            if image_id in file_ids and file_ids[image_id] not in damaged:
+                gone.append(image_id)  # its source reads to its end now
+            continue
+        if source not in names or source in damaged:
+            continue
+        if opts.include and not any(fnmatch.fnmatch(rel, g) for g in opts.include):
+            continue
+        if not any(fnmatch.fnmatch(rel, g) for g in opts.exclude):
+            gone.append(image_id)
+    return sorted(gone)
 
 
 def summary(store: str, tally: Tally, dashboard: str = "", pack: int = 1, gpu_workers: int = 0) -> dict[str, Any]:
@@ -452,6 +493,15 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                     # run() has written every finished row; say what was done, then stop.
                     interrupted, tally = True, scanner.tally
                 result = summary(store, tally, client.dashboard_link, scanner.pack, len(gpu_workers))
+                if not interrupted:
+                    gone = gone_rows(writer, scanner, srcs, opts)
+                    if gone:
+                        log.info("gone: %d row(s) whose source image is no longer there%s: %s", len(gone),
+                                 " (pruned)" if opts.prune else " (--prune drops them)", ", ".join(gone))
+                    if opts.prune:
+                        writer.remove(gone)
+                    result.update(gone=len(gone), gone_examples=gone[:SKIPPED_EXAMPLES],
+                                  pruned=len(gone) if opts.prune else 0)
         finally:
             writer.close()
         if interrupted:

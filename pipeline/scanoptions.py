@@ -30,6 +30,8 @@ class ScanOptions:
     threshold: float = 0.0             # or, when > 0, whose score_p99 reaches this
     fail_on_anomaly: bool = False      # ssdnet scan: exit 4 when any image is flagged
     progress_every: float = PROGRESS_EVERY  # ssdnet scan off a terminal: seconds between progress lines (0: none)
+    verify: bool = False               # read and hash every image, not only those whose (size, mtime) changed
+    prune: bool = False                # drop the rows of images no longer in the sources
 
     def __post_init__(self) -> None:
         if self.map_dtype not in ("float32", "float16"):

@@ -21,8 +21,9 @@ import ssdnet
 
 from pipeline.exitcodes import Refused
 from pipeline.integrity import MAP_CRC, NO_CRC, chunk_file, damaged_metadata, map_checksum
-from pipeline.layout import (ADDED_VARS, FAILED, INDEX_CHUNK, INDEX_VARS, INT_VARS, STATUS, STR_VARS,  # noqa: F401
-                             TIME_ATTRS, TIME_VAR, group_name, quiet_zarr, store_attrs, thumb_shape)
+from pipeline.layout import (ADDED_VARS, FAILED, INDEX_CHUNK, INDEX_VARS, INT_VARS, NO_STAT, STAT_VARS,  # noqa: F401
+                             STATUS, STR_VARS, TIME_ATTRS, TIME_VAR, VAR_ATTRS, group_name, quiet_zarr,
+                             store_attrs, thumb_shape)
 from pipeline.lock import LOCK_NAME
 
 @dataclass
@@ -31,6 +32,8 @@ class Row:
     row: int
     sha256: str
     status: str
+    size: int = NO_STAT
+    mtime_ns: int = NO_STAT
 
 
 def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
@@ -40,9 +43,11 @@ def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
         kind = {"dtype": "int64", "fill_value": 0}
     elif name == MAP_CRC:
         kind = {"dtype": "int64", "fill_value": NO_CRC}
+    elif name in STAT_VARS:
+        kind = {"dtype": "int64", "fill_value": NO_STAT}
     else:
         kind = {"dtype": "float64", "fill_value": float("nan")}
-    attrs = TIME_ATTRS if name == TIME_VAR else {}
+    attrs = TIME_ATTRS if name == TIME_VAR else VAR_ATTRS.get(name, {})
     return group.create_array(name, shape=(rows,), chunks=(INDEX_CHUNK,), dimension_names=["image"],
                               attributes=attrs, **kind)
 
@@ -120,9 +125,10 @@ class StoreWriter:
     def _load(self, group: str) -> None:
         a = self.arrays[group]
         ids, shas, status = a["image"][:], a["sha256"][:], a[STATUS][:]
+        sizes, mtimes = a["size_bytes"][:], a["mtime_ns"][:]
         for i in range(self.used[group]):
             if ids[i]:
-                self.known[str(ids[i])] = Row(group, i, str(shas[i]), str(status[i]))
+                self.known[str(ids[i])] = Row(group, i, str(shas[i]), str(status[i]), int(sizes[i]), int(mtimes[i]))
 
     def _add_missing(self, group: str) -> None:
         """Give a group written by an earlier version the index variables it lacks (ADDED_VARS):
@@ -155,14 +161,41 @@ class StoreWriter:
         for i in sorted(drop, reverse=True):
             self._swap_remove(group, i)
 
-    def done(self, image_id: str, sha256: str) -> bool:
-        """Whether the store holds this image's result already: an ok row of the same bytes
-        whose map chunk is there (a cheap check: a row whose map was lost is refitted)."""
+    def ok_sha(self, image_id: str) -> str:
+        """The sha256 of this image's result, where the store holds one: an ok row whose map chunk
+        is there (a cheap check: a row whose map was lost is refitted); '' where it holds none."""
         row = self.known.get(image_id)
-        if row is None or row.status != "ok" or row.sha256 != sha256:
-            return False
+        if row is None or row.status != "ok":
+            return ""
         maps = self.arrays[row.group].get("anomaly_map")
-        return maps is None or chunk_file(self.path, row.group, "anomaly_map", row.row, maps.ndim).exists()
+        intact = maps is None or chunk_file(self.path, row.group, "anomaly_map", row.row, maps.ndim).exists()
+        return row.sha256 if intact else ""
+
+    def unchanged(self, image_id: str, size: int, mtime_ns: int) -> bool:
+        """Whether the source's (size, mtime) are the ones its ok row recorded: then it is
+        skipped without being read. Unknown values (-1) never match."""
+        row = self.known.get(image_id)
+        if row is None or NO_STAT in (size, mtime_ns) or (row.size, row.mtime_ns) != (size, mtime_ns):
+            return False
+        return bool(self.ok_sha(image_id))
+
+    def touch(self, records: list[dict[str, Any]]) -> None:
+        """Record the new (size, mtime) of ok rows whose bytes were read and found the same (a
+        touched file, an old store's first rescan): nothing else of the row changes. A crash
+        half way leaves a pair that does not match, which only means reading the image again."""
+        for rec in records:
+            row = self.known[rec["id"]]
+            a = self.arrays[row.group]
+            a["size_bytes"][row.row] = rec["size_bytes"]
+            a["mtime_ns"][row.row] = rec["mtime_ns"]
+            row.size, row.mtime_ns = rec["size_bytes"], rec["mtime_ns"]
+
+    def remove(self, image_ids: list[str]) -> None:
+        """Drop these rows (--prune: their sources are gone)."""
+        for image_id in image_ids:
+            row = self.known.pop(image_id, None)
+            if row is not None:
+                self._swap_remove(row.group, row.row)
 
     # --- layout
     def _group(self, name: str, height: int, width: int) -> dict[str, zarr.Array]:
@@ -216,7 +249,11 @@ class StoreWriter:
 
     # --- writing results
     def write(self, records: list[dict[str, Any]]) -> None:
-        """Write finished records (one per image); each is done once its status is written."""
+        """Write finished records (one per image); each is done once its status is written.
+        A record whose status is ``unchanged`` (read, and the same bytes as its ok row) only
+        updates that row's size and mtime."""
+        self.touch([rec for rec in records if rec[STATUS] == "unchanged"])
+        records = [rec for rec in records if rec[STATUS] != "unchanged"]
         by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for rec in records:
             name = group_name(rec["height"], rec["width"])
@@ -254,7 +291,7 @@ class StoreWriter:
                 rec[MAP_CRC] = map_checksum(rec["map"], self.map_dtype)
 
         def put(var: str) -> None:
-            missing = "" if var in STR_VARS else NO_CRC if var == MAP_CRC else np.nan
+            missing = "" if var in STR_VARS else NO_CRC if var == MAP_CRC else NO_STAT if var in STAT_VARS else np.nan
             values = [rec["id"] if var == "image" else rec.get(var, missing) for rec in recs]
             _set_rows(a[var], rows, values)
 
@@ -262,7 +299,8 @@ class StoreWriter:
         put(STATUS)
         self.used[name] = n
         for rec, row in zip(recs, rows):
-            self.known[rec["id"]] = Row(name, row, rec.get("sha256", ""), rec[STATUS])
+            self.known[rec["id"]] = Row(name, row, rec.get("sha256", ""), rec[STATUS],
+                                        rec.get("size_bytes", NO_STAT), rec.get("mtime_ns", NO_STAT))
 
     def close(self) -> None:
         """Trim the free slots and consolidate: the store at rest has exactly one row per image."""
