@@ -59,6 +59,22 @@ def store_attrs(store: str | os.PathLike) -> dict[str, Any]:
 
 
 THUMB_MAX = 256
+# Spelled out, not left to zarr's defaults: a worker encodes its map's chunk for an array the
+# client creates (pipeline/chunks.py), and both must agree whatever zarr version each runs.
+COMPRESSORS = ({"name": "zstd", "configuration": {"level": 0, "checksum": False}},)
+
+
+def map_spec(height: int, width: int, map_dtype: str) -> dict[str, Any]:
+    """The anomaly_map array's creation arguments but its length: one chunk per image, written
+    whole (never a partial chunk or shard)."""
+    return {"chunks": (1, height, width), "dtype": map_dtype, "fill_value": float("nan"),
+            "dimension_names": ["image", "y", "x"], "compressors": COMPRESSORS}
+
+
+def thumb_spec(height: int, width: int) -> dict[str, Any]:
+    ty, tx = thumb_shape(height, width)
+    return {"chunks": (1, ty, tx, 3), "dtype": "uint8", "fill_value": 0,
+            "dimension_names": ["image", "ty", "tx", "channel"], "compressors": COMPRESSORS}
 
 
 def thumb_shape(height: int, width: int) -> tuple[int, int]:

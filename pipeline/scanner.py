@@ -4,9 +4,11 @@
 
 The client lists the images and sends each task only descriptors (:mod:`pipeline.reading`): the
 workers read and hash the bytes. An image whose (size, mtime) match its ok row is skipped unread
-(``verify`` reads and hashes everything; a worker that finds the same bytes fits nothing). A
-bounded number of fits is in flight (``as_completed``, refilled as fits finish): memory stays flat
-however many images there are. The client alone commits the index (docs/STORE.md).
+(``verify`` reads and hashes everything; a worker that finds the same bytes fits nothing). The
+workers write the map and thumbnail chunks (:mod:`pipeline.chunks`) and return index rows; the
+client alone places the chunks and commits the index (docs/STORE.md). A bounded number of fits
+is in flight (``as_completed``, refilled as fits finish): memory stays flat however many images
+there are.
 
 Timeouts: each task announces its start with a worker event; the client measures --timeout from
 that moment. An overdue fit becomes a failed row at once, its future is cancelled and its worker
@@ -34,6 +36,7 @@ import cluster
 import ssdnet
 
 from pipeline.archive import Entry, Skipped, Source, count_entries, describe_all, iter_entries
+from pipeline.chunks import new_scan_folder, remove_incoming, unreachable_workers
 from pipeline.exitcodes import Refused
 from pipeline.flags import flag_store
 from pipeline.reading import Descriptor
@@ -150,8 +153,9 @@ class Scanner:
 
     def __init__(self, client: Client, writer: StoreWriter, cfg: ssdnet.Config, opts: ScanOptions,
                  on_progress: Callable[[Tally, bool], None] | None = None, gpu_workers: list[str] | None = None,
-                 resources: dict[str, int] | None = None):
+                 resources: dict[str, int] | None = None, incoming: str = ""):
         self.client, self.writer, self.cfg, self.opts = client, writer, cfg, opts
+        self.incoming = incoming  # where workers write their chunks; '': they return them
         self.on_progress = on_progress
         self.resources = resources
         self.gpu_workers = list(gpu_workers or [])
@@ -227,7 +231,7 @@ class Scanner:
         token = f"ssdnet-fit-{uuid.uuid4().hex}"
         members = [m for m, _, _ in self.buffer]
         items = [(m.entry_id, d, known) for m, d, known in self.buffer]
-        fut = self.client.submit(fit_images, token, self.topic, items, self.cfg, self.opts.map_dtype,
+        fut = self.client.submit(fit_images, token, self.topic, items, self.cfg, self.opts.map_dtype, self.incoming,
                                  key=token, pure=False, resources=self.resources)
         self.pending[token] = Pending(members, fut)
         self.in_flight += len(members)
@@ -421,6 +425,26 @@ def gone_rows(writer: StoreWriter, scanner: Scanner, srcs: list[Source], opts: S
     return sorted(gone)
 
 
+def map_writers(client: Client, store: str, writer: StoreWriter, opts: ScanOptions) -> str:
+    """This scan's folder for the chunks the workers write, or '' where maps travel to the client:
+    asked, or the store is not reachable from every worker (said in the log and the store's
+    ``map_writes`` attribute)."""
+    folder = ""
+    if opts.map_writes == "auto":
+        folder = new_scan_folder(store)
+        unreachable = unreachable_workers(client, folder)
+        if unreachable:
+            log.warning("store %s is not reachable from %d worker(s) (%s): maps travel to the client, "
+                        "which writes them", store, len(unreachable), ", ".join(unreachable[:3]))
+            remove_incoming(store)
+            folder = ""
+    mode = "workers" if folder else "client"
+    log.info("map writes: %s", "workers write their chunks, the client renames them into place" if folder
+             else "the client writes every map")
+    writer.root.attrs["map_writes"] = mode
+    return folder
+
+
 def summary(store: str, tally: Tally, dashboard: str = "", pack: int = 1, gpu_workers: int = 0) -> dict[str, Any]:
     return {"store": store, "ok": tally.ok, "failed": tally.failed, "skipped": tally.skipped,
             "skipped_paths": dict(sorted(tally.skipped_paths.items())), "skipped_examples": tally.skipped_examples,
@@ -482,7 +506,8 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                          [s.location for s in srcs], store, client.scheduler.address, client.dashboard_link,
                          len(devices), len(gpu_workers))
                 scanner = Scanner(client, writer, cfg, opts, on_progress, gpu_workers,
-                                  gpu_resources(client, own_gpus) if gpu_workers else None)
+                                  gpu_resources(client, own_gpus) if gpu_workers else None,
+                                  map_writers(client, store, writer, opts))
                 counting = _count_in_background(scanner.tally, srcs, opts)
                 if scanner.pack > 1:
                     counting.join(timeout=5)  # a small archive's tail is sized from the start
@@ -493,6 +518,7 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                     # run() has written every finished row; say what was done, then stop.
                     interrupted, tally = True, scanner.tally
                 result = summary(store, tally, client.dashboard_link, scanner.pack, len(gpu_workers))
+                result["map_writes"] = "workers" if scanner.incoming else "client"
                 if not interrupted:
                     gone = gone_rows(writer, scanner, srcs, opts)
                     if gone:
@@ -503,6 +529,7 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                     result.update(gone=len(gone), gone_examples=gone[:SKIPPED_EXAMPLES],
                                   pruned=len(gone) if opts.prune else 0)
         finally:
+            remove_incoming(store)  # chunks of cancelled fits, never placed
             writer.close()
         if interrupted:
             log.info("interrupted: %s", result)

@@ -32,10 +32,13 @@ class ScanOptions:
     progress_every: float = PROGRESS_EVERY  # ssdnet scan off a terminal: seconds between progress lines (0: none)
     verify: bool = False               # read and hash every image, not only those whose (size, mtime) changed
     prune: bool = False                # drop the rows of images no longer in the sources
+    map_writes: str = "auto"           # auto: workers write their chunks where they reach the store; client
 
     def __post_init__(self) -> None:
         if self.map_dtype not in ("float32", "float16"):
             raise Refused(f"map_dtype must be float32 or float16 (got {self.map_dtype!r})")
+        if self.map_writes not in ("auto", "client"):
+            raise Refused(f"map_writes must be auto or client (got {self.map_writes!r})")
         if min(self.timeout, self.workers, self.pack, self.write_every, self.progress_every) < 0:
             raise Refused("timeout, workers, pack, write_every and progress_every must not be negative")
         if self.anomaly_z <= 0 or self.threshold < 0:

@@ -20,10 +20,11 @@ import zarr
 import ssdnet
 
 from pipeline.exitcodes import Refused
+from pipeline.chunks import INCOMING, place
 from pipeline.integrity import MAP_CRC, NO_CRC, chunk_file, damaged_metadata, map_checksum
 from pipeline.layout import (ADDED_VARS, FAILED, INDEX_CHUNK, INDEX_VARS, INT_VARS, NO_STAT, STAT_VARS,  # noqa: F401
-                             STATUS, STR_VARS, TIME_ATTRS, TIME_VAR, VAR_ATTRS, group_name, quiet_zarr,
-                             store_attrs, thumb_shape)
+                             STATUS, STR_VARS, TIME_ATTRS, TIME_VAR, VAR_ATTRS, group_name, map_spec, quiet_zarr,
+                             store_attrs, thumb_shape, thumb_spec)
 from pipeline.lock import LOCK_NAME
 
 @dataclass
@@ -84,7 +85,7 @@ class StoreWriter:
         p = Path(path)
         if p.exists() and not p.is_dir():
             raise Refused(f"store {path} exists and is not a directory")
-        stray = [c.name for c in p.iterdir() if c.name not in (LOCK_NAME, "zarr.json")] if p.exists() else []
+        stray = [c.name for c in p.iterdir() if c.name not in (LOCK_NAME, "zarr.json", INCOMING)] if p.exists() else []
         fresh = not (p / "zarr.json").exists()
         if fresh and stray:
             raise Refused(f"{path} is a non-empty directory, not an ssdnet store")
@@ -204,14 +205,10 @@ class StoreWriter:
         g = self.root.create_group(name)
         arrays = {v: _index_array(g, v) for v in INDEX_VARS}
         if name != FAILED:
-            ty, tx = thumb_shape(height, width)
             # One chunk per image: each map is written whole, never a partial chunk or shard.
-            arrays["anomaly_map"] = g.create_array(
-                "anomaly_map", shape=(0, height, width), chunks=(1, height, width), dtype=self.map_dtype,
-                fill_value=float("nan"), dimension_names=["image", "y", "x"])
-            arrays["thumbnail"] = g.create_array(
-                "thumbnail", shape=(0, ty, tx, 3), chunks=(1, ty, tx, 3), dtype="uint8", fill_value=0,
-                dimension_names=["image", "ty", "tx", "channel"])
+            for var, spec in (("anomaly_map", map_spec(height, width, self.map_dtype)),
+                              ("thumbnail", thumb_spec(height, width))):
+                arrays[var] = g.create_array(var, shape=(0, *spec["chunks"][1:]), **spec)
         self.arrays[name] = arrays
         self.used[name] = 0
         return arrays
@@ -279,13 +276,22 @@ class StoreWriter:
                 n += 1
         self._reserve(name, n)
         if "anomaly_map" in a:
-            # One call per array: zarr writes the rows' chunks concurrently. A failed row gets the
-            # fill value (no chunk stored), never an older map.
+            # Chunks a worker wrote are renamed into place; the others written here, one call per
+            # array: zarr writes the rows' chunks concurrently. A failed row gets the fill value
+            # (no chunk stored), never an older map.
+            staged = [(row, rec) for row, rec in zip(rows, recs) if "map_file" in rec]
+            inline = [(row, rec) for row, rec in zip(rows, recs) if "map_file" not in rec]
+            for row, rec in staged:
+                place(rec["map_file"], chunk_file(self.path, name, "anomaly_map", row, 3))
+                place(rec["thumb_file"], chunk_file(self.path, name, "thumbnail", row, 4))
             maps, thumbs = a["anomaly_map"], a["thumbnail"]
-            _set_rows(maps, rows, [rec["map"] if "map" in rec else np.full(maps.shape[1:], np.nan, maps.dtype)
-                                   for rec in recs])
-            _set_rows(thumbs, rows, [rec["thumbnail"] if "thumbnail" in rec else np.zeros(thumbs.shape[1:], "uint8")
-                                     for rec in recs])
+            if inline:
+                _set_rows(maps, [r for r, _ in inline],
+                          [rec["map"] if "map" in rec else np.full(maps.shape[1:], np.nan, maps.dtype)
+                           for _, rec in inline])
+                _set_rows(thumbs, [r for r, _ in inline],
+                          [rec["thumbnail"] if "thumbnail" in rec else np.zeros(thumbs.shape[1:], "uint8")
+                           for _, rec in inline])
         for rec in recs:
             if "map" in rec:
                 rec[MAP_CRC] = map_checksum(rec["map"], self.map_dtype)

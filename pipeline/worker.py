@@ -1,7 +1,9 @@
 """What runs on a Dask worker: the per-image task and the plugin that sets torch's threads.
 
 Workers get a descriptor of each image (:mod:`pipeline.reading`), read its bytes from the source
-themselves, hash them there, and return its map, thumbnail and scores.
+themselves, hash them there, fit, and write its map and thumbnail chunks into the store's
+``.incoming`` folder (:mod:`pipeline.chunks`); they return only the index row. Where that folder
+is not reachable, the row carries the map and thumbnail to the client instead.
 """
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ from PIL import Image
 
 import ssdnet
 from cluster.gpu import WORKERS_PER_JOB_ENV, device_for
-from pipeline.layout import thumb_shape
+from pipeline.chunks import stage
+from pipeline.integrity import MAP_CRC, map_checksum
+from pipeline.layout import map_spec, thumb_shape, thumb_spec
 from pipeline.reading import Descriptor, ReadError, read_and_hash
 from ssdnet.overlay import to_rgb8
 
@@ -146,7 +150,7 @@ def _failure(image_id: str, worker: str, shape: tuple[int, int], error: str, sec
 
 
 def fit_images(token: str, topic: str, items: list[tuple[str, Descriptor, str]], cfg: ssdnet.Config,
-               map_dtype: str) -> list[dict[str, Any]]:
+               map_dtype: str, incoming: str = "") -> list[dict[str, Any]]:
     """Read, hash, decode, fit and summarise a few images, packed onto the device together.
 
     ``items``: (id, descriptor, sha256 of the store's ok row or ''). An image whose bytes hash to
@@ -154,6 +158,7 @@ def fit_images(token: str, topic: str, items: list[tuple[str, Descriptor, str]],
     Any failure is a row, never an exception. When the packed fit fails (out of memory, say),
     each image is fitted alone, so one bad image costs only its own row. ``seconds`` of a
     packed image is its share of the pack's time. Every row carries the sha256 of what was read.
+    ``incoming``: the store's folder for this scan's chunks, where this worker writes them.
     """
     start = time.perf_counter()
     try:
@@ -177,9 +182,27 @@ def fit_images(token: str, topic: str, items: list[tuple[str, Descriptor, str]],
     single = next(iter(images.values())).shape[:2] if len(images) == 1 else None
     _announce(topic, token, {"kind": "start", "shape": list(single) if single else None})
     rows.update(_fit(token, topic, images, cfg, map_dtype, worker, start, len(items)))
+    # Checked on the worker itself: a worker that joined after the client's probe may not see it.
+    writes = bool(incoming) and os.path.isdir(incoming)
     for image_id, row in rows.items():
         row["sha256"] = shas.get(image_id, "")
+        if writes and "map" in row:
+            _stage_row(row, incoming, map_dtype)
     return [rows[image_id] for image_id, _, _ in items]
+
+
+def _stage_row(row: dict[str, Any], incoming: str, map_dtype: str) -> None:
+    """Write the row's map and thumbnail chunks and name them in the row instead of carrying them.
+    Should the write fail (a full disk on the worker's side), the row carries them after all."""
+    try:
+        h, w = row["height"], row["width"]
+        map_file = stage(incoming, row["map"], map_spec(h, w, map_dtype))
+        thumb_file = stage(incoming, row["thumbnail"], thumb_spec(h, w))
+    except OSError:
+        return
+    row.update(map_file=map_file, thumb_file=thumb_file, finished_at=now_ns())  # after the chunks exist
+    row[MAP_CRC] = map_checksum(row.pop("map"), map_dtype)
+    del row["thumbnail"]
 
 
 def _fit(token: str, topic: str, images: dict[str, np.ndarray], cfg: ssdnet.Config, map_dtype: str,

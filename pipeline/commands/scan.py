@@ -53,6 +53,9 @@ def _setup_logging(log_file: str) -> None:
               "Refits only those whose bytes changed.")
 @click.option("--prune", is_flag=True, default=None, help="Drop the rows of images no longer in the sources "
               "(reported as gone without it).")
+@click.option("--map-writes", type=click.Choice(["auto", "client"]), default=None,
+              help="Who writes the maps: auto, the workers where they reach the store (checked), else "
+              "the client; client: always the client (maps travel back) [auto].")
 @click.option("--json", "json_out", is_flag=True, default=None, help="Print the summary as one JSON object.")
 @click.option("--progress-every", type=float, default=None, help="When stderr is not a terminal (cron, batch "
               f"jobs) or with --json: seconds between progress lines on stderr (0: none) [{PROGRESS_EVERY:g}].")
