@@ -46,7 +46,7 @@ from pipeline.store import StoreWriter
 from pipeline.worker import TorchThreads, fit_images, now_ns
 
 log = logging.getLogger("ssdnet.scan")
-POLL_S = 0.05
+REPORT_S = 0.5  # seconds between progress callbacks
 SKIPPED_EXAMPLES = 10  # paths not scanned that the summary lists (the log has every one)
 
 
@@ -261,13 +261,13 @@ class Scanner:
                     ready.extend(self._take(entry))
                 if exhausted and not self.pending and not ready:
                     break
+                if not ready and self.pending:
+                    self._wait(last_report)
                 if self.ac.has_ready():
                     ready.extend(self._collect(self.ac.next_batch(block=False)))
                 ready.extend(self._overdue())
                 self._stage(ready, final=exhausted and not self.pending)
-                if not ready and self.pending:
-                    time.sleep(POLL_S)
-                if self.on_progress and time.monotonic() - last_report > 0.5:
+                if self.on_progress and time.monotonic() - last_report > REPORT_S:
                     self.tally.in_flight, self.tally.mapped = self.in_flight, sum(self.mapped.values())
                     self.on_progress(self.tally, exhausted)
                     last_report = time.monotonic()
@@ -280,6 +280,24 @@ class Scanner:
             self.tally.in_flight, self.tally.mapped = 0, 0
             self.on_progress(self.tally, True)
         return self.tally
+
+    def _wait(self, last_report: float) -> None:
+        """Block until a fit ends (as_completed's own condition, notified as it queues a finished
+        future: checked under its lock, so none is missed) or the next thing falls due: a progress
+        line, the write of rows held back, a --timeout. No polling: with none of those, it waits
+        for the next result however long that takes."""
+        due = [last_report + REPORT_S] if self.on_progress else []
+        if self.staged:
+            due.append(self.staged_since + self.opts.write_every)
+        if self.opts.timeout:
+            # A fit that starts during the wait falls due no sooner than one timeout from now.
+            due.append(time.monotonic() + self.opts.timeout)
+            due += [began + self.opts.timeout * len(self.pending[token].members) * self.cfg.ensemble
+                    for token, (began, _, _) in list(self.started.items()) if token in self.pending]
+        timeout = max(0.0, min(due) - time.monotonic()) if due else None
+        with self.ac.thread_condition:
+            if not self.ac.has_ready():
+                self.ac.thread_condition.wait(timeout)
 
     def _take(self, entry: Entry | Skipped) -> list[dict[str, Any]]:
         if isinstance(entry, Skipped):
