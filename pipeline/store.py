@@ -85,7 +85,8 @@ class StoreWriter:
         p = Path(path)
         if p.exists() and not p.is_dir():
             raise Refused(f"store {path} exists and is not a directory")
-        stray = [c.name for c in p.iterdir() if c.name not in (LOCK_NAME, "zarr.json", INCOMING)] if p.exists() else []
+        stray = ([c.name for c in p.iterdir() if c.name not in ("zarr.json", INCOMING) and not c.name.startswith(LOCK_NAME)]
+                 if p.exists() else [])
         fresh = not (p / "zarr.json").exists()
         if fresh and stray:
             raise Refused(f"{path} is a non-empty directory, not an ssdnet store")
