@@ -22,15 +22,19 @@ STR_VARS = ("path", "sha256", "worker", "error")
 INT_VARS = ("height", "width")
 FLOAT_VARS = ("score_max", "score_p99", "score_mean", "texture_share", "seconds")
 TIME_VAR = "finished_at"
+# The source's size and mtime when it was read: a rescan skips an image whose pair is unchanged
+# without reading it (docs/STORE.md, change detection). -1: unknown (rows from before they were
+# recorded, a source that gives none), which never matches.
+STAT_VARS = ("size_bytes", "mtime_ns")
+NO_STAT = -1
 # Written last: the commit marker.
 STATUS = "status"
-INDEX_VARS = ("image", *STR_VARS, *INT_VARS, *FLOAT_VARS, MAP_CRC, TIME_VAR, STATUS)
+INDEX_VARS = ("image", *STR_VARS, *INT_VARS, *FLOAT_VARS, MAP_CRC, *STAT_VARS, TIME_VAR, STATUS)
 # Index variables that stores written by earlier versions lack, and the value their rows get
 # (when read, and in the arrays a scan creates when it opens such a store).
-ADDED_VARS = {"texture_share": float("nan"), MAP_CRC: NO_CRC}
+ADDED_VARS = {"texture_share": float("nan"), MAP_CRC: NO_CRC, "size_bytes": NO_STAT, "mtime_ns": NO_STAT}
 INDEX_CHUNK = 1024
 TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
-
 # What each variable is (CF conventions: long_name, units where meaningful, description), so a
 # reader that knows nothing of ssdnet (xarray, napari, CF tools) can say what it holds.
 VAR_ATTRS: dict[str, dict[str, str]] = {
@@ -48,6 +52,11 @@ VAR_ATTRS: dict[str, dict[str, str]] = {
     "texture_share": {"long_name": "texture share", "units": "1",
                       "description": "share of the heatmap's weight on the texture map (0: surface map alone)"},
     "seconds": {"long_name": "fit and heatmap time", "units": "s", "description": "wall time of the image's fit and map"},
+    # Plain units, no "since": xarray leaves mtime_ns an integer (a tar member's or a zip's time is
+    # a fingerprint compared for equality, not always a true clock).
+    "size_bytes": {"long_name": "size of the source image", "units": "bytes",
+                   "description": "with mtime_ns, what a rescan compares to skip an unchanged image (-1: unknown)"},
+    "mtime_ns": {"long_name": "modification time of the source image (ns since 1970-01-01 UTC)", "units": "ns"},
     MAP_CRC: {"long_name": "map checksum", "description": "CRC-32 of the stored map's bytes (-1: none)"},
     TIME_VAR: {"long_name": "time the row was written", **TIME_ATTRS},
     STATUS: {"long_name": "row status", "description": "ok or failed once the row is done; empty while pending"},
@@ -122,9 +131,31 @@ def store_attrs(store: str | os.PathLike) -> dict[str, Any]:
 
 
 THUMB_MAX = 256
+# Spelled out, not left to zarr's defaults: a worker encodes its map's chunk for an array the
+# client creates (pipeline/chunks.py), and both must agree whatever zarr version each runs.
+COMPRESSORS = ({"name": "zstd", "configuration": {"level": 0, "checksum": False}},)
+
+
+def map_spec(height: int, width: int, map_dtype: str) -> dict[str, Any]:
+    """The anomaly_map array's creation arguments but its length: one chunk per image, written
+    whole (never a partial chunk or shard)."""
+    return {"chunks": (1, height, width), "dtype": map_dtype, "fill_value": float("nan"),
+            "dimension_names": ["image", "y", "x"], "compressors": COMPRESSORS}
+
+
+def thumb_spec(height: int, width: int) -> dict[str, Any]:
+    ty, tx = thumb_shape(height, width)
+    return {"chunks": (1, ty, tx, 3), "dtype": "uint8", "fill_value": 0,
+            "dimension_names": ["image", "ty", "tx", "channel"], "compressors": COMPRESSORS}
 
 
 def thumb_shape(height: int, width: int) -> tuple[int, int]:
     """A thumbnail's shape: the image's with its longer side at most THUMB_MAX pixels."""
     scale = min(1.0, THUMB_MAX / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def browse_spec(height: int, width: int) -> dict[str, Any]:
+    """The browse level's creation arguments but its length (a worker stages its chunk too)."""
+    return {"chunks": (1, *browse_shape(height, width)), "dtype": "float32", "fill_value": float("nan"),
+            "dimension_names": ["image", "y", "x"], "compressors": COMPRESSORS}

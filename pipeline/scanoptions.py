@@ -45,11 +45,17 @@ class ScanOptions:
     fail_on_anomaly: bool = _opt(False, "ssdnet scan: exit 4 when any image is flagged.")
     progress_every: float = _opt(PROGRESS_EVERY, "ssdnet scan off a terminal: seconds between progress "
                                  "lines (0: none).")
+    verify: bool = _opt(False, "Read and hash every image, not only those whose size or mtime changed.")
+    prune: bool = _opt(False, "Drop the rows of images no longer in the sources.")
+    map_writes: str = _opt("auto", "auto: workers write their map chunks where they reach the store; "
+                           "client: the client writes every chunk.")
 
     def __post_init__(self) -> None:
         problems = []
         if self.map_dtype not in ("float32", "float16"):
             problems.append(f"map_dtype must be float32 or float16 (got {self.map_dtype!r})")
+        if self.map_writes not in ("auto", "client"):
+            problems.append(f"map_writes must be auto or client (got {self.map_writes!r})")
         if min(self.timeout, self.workers, self.pack, self.write_every, self.progress_every) < 0:
             problems.append("timeout, workers, pack, write_every and progress_every must not be negative")
         if self.anomaly_z <= 0 or self.threshold < 0:

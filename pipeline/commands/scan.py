@@ -49,6 +49,14 @@ def _setup_logging(log_file: str) -> None:
 @click.option("--threshold", type=float, default=None, help="Flag ok images whose score_p99 reaches this "
               "instead (absolute, in units of score_p99).")
 @click.option("--fail-on-anomaly", is_flag=True, default=None, help="Exit 4 when any image is flagged.")
+@click.option("--verify", is_flag=True, default=None, help="Read and hash every image: without it, an image "
+              "whose size and modification time are those its ok row recorded is skipped unread. "
+              "Refits only those whose bytes changed.")
+@click.option("--prune", is_flag=True, default=None, help="Drop the rows of images no longer in the sources "
+              "(reported as gone without it).")
+@click.option("--map-writes", type=click.Choice(["auto", "client"]), default=None,
+              help="Who writes the maps: auto, the workers where they reach the store (checked), else "
+              "the client; client: always the client (maps travel back) [auto].")
 @click.option("--json", "json_out", is_flag=True, default=None, help="Print the summary as one JSON object.")
 @click.option("--progress-every", type=float, default=None, help="When stderr is not a terminal (cron, batch "
               f"jobs) or with --json: seconds between progress lines on stderr (0: none) [{PROGRESS_EVERY:g}].")
@@ -58,7 +66,8 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
     """Fit every image of SOURCE (directory, glob, .tar/.tar.gz/.zip archive or .txt list of paths)
     on a Dask cluster and write maps, thumbnails and an index into the Zarr store STORE.
 
-    Rerunning resumes: only new, changed and failed images are fitted. By default the cluster is a
+    Rerunning resumes: only new, changed and failed images are fitted; an image whose size and
+    mtime are unchanged is not read (--verify reads and hashes all). By default the cluster is a
     LocalCluster on this machine, started and stopped here, one task slot per worker; --cluster /
     --cluster-config choose another (docs/CLUSTER.md). --threads (torch threads per fit) defaults
     to 1 in a scan. Exit 0: all ok; 3: some failed; 4: none failed but some flagged and
