@@ -37,7 +37,7 @@ def _setup_logging(log_file: str) -> None:
 @click.option("--pack", type=int, default=None, help="Images fitted together per task, packed onto the device "
               "(default: on GPU workers as many as half the free memory takes, up to 64; 1 on CPU).")
 @click.option("--write-every", type=float, default=None, help="Seconds finished results may wait to be written "
-              "to the store together: one store update per batch is cheaper than one per image; a crash "
+              "to the store together. One store update per batch is cheaper than one per image; a crash "
               "loses at most this much work, refitted on the next run (0: each at once) [10].")
 @click.option("--map-dtype", type=click.Choice(["float32", "float16"]), default=None,
               help="Storage type of the maps [float32].")
@@ -49,13 +49,13 @@ def _setup_logging(log_file: str) -> None:
 @click.option("--threshold", type=float, default=None, help="Flag ok images whose score_p99 reaches this "
               "instead (absolute, in units of score_p99).")
 @click.option("--fail-on-anomaly", is_flag=True, default=None, help="Exit 4 when any image is flagged.")
-@click.option("--verify", is_flag=True, default=None, help="Read and hash every image: without it, an image "
+@click.option("--verify", is_flag=True, default=None, help="Read and hash every image. Without it, an image "
               "whose size and modification time are those its ok row recorded is skipped unread. "
               "Refits only those whose bytes changed.")
-@click.option("--prune", is_flag=True, default=None, help="Drop the rows of images no longer in the sources "
-              "(reported as gone without it).")
+@click.option("--prune", is_flag=True, default=None, help="Drop the rows of images no longer in the sources. "
+              "Without it they are reported as gone.")
 @click.option("--map-writes", type=click.Choice(["auto", "client"]), default=None,
-              help="Who writes the maps: auto, the workers where they reach the store (checked), else "
+              help="Who writes the maps. auto: the workers where they reach the store (checked), else "
               "the client; client: always the client (maps travel back) [auto].")
 @click.option("--json", "json_out", is_flag=True, default=None, help="Print the summary as one JSON object.")
 @click.option("--progress-every", type=float, default=None, help="When stderr is not a terminal (cron, batch "
