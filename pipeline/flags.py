@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from pipeline.layout import INDEX_CHUNK, STATUS, quiet_zarr
+from pipeline.layout import STATUS, index_chunk, quiet_zarr
 
 Z_VAR = "anomaly_z"
 FLAG_VAR = "is_anomalous"
@@ -93,7 +93,7 @@ def _group_array(group: zarr.Group, name: str, n: int) -> zarr.Array:
             arr.resize((n,))
         return arr
     kind = {"dtype": "float64", "fill_value": float("nan")} if name == Z_VAR else {"dtype": "bool", "fill_value": False}
-    return group.create_array(name, shape=(n,), chunks=(INDEX_CHUNK,), dimension_names=["image"], **kind)
+    return group.create_array(name, shape=(n,), chunks=(index_chunk(name),), dimension_names=["image"], **kind)
 
 
 def flag_store(store: str | os.PathLike, z_cut: float = DEFAULT_Z, threshold: float = 0.0) -> dict[str, Any]:

@@ -21,8 +21,8 @@ import ssdnet
 
 from pipeline.exitcodes import Refused
 from pipeline.integrity import MAP_CRC, NO_CRC, chunk_file, damaged_metadata, map_checksum
-from pipeline.layout import (ADDED_VARS, FAILED, INDEX_CHUNK, INDEX_VARS, INT_VARS, STATUS, STR_VARS,  # noqa: F401
-                             TIME_ATTRS, TIME_VAR, group_name, quiet_zarr, store_attrs, thumb_shape)
+from pipeline.layout import (ADDED_VARS, FAILED, INDEX_VARS, INT_VARS, STATUS, STR_VARS,  # noqa: F401
+                             TIME_ATTRS, TIME_VAR, group_name, index_chunk, quiet_zarr, store_attrs, thumb_shape)
 from pipeline.lock import LOCK_NAME
 
 @dataclass
@@ -43,7 +43,7 @@ def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
     else:
         kind = {"dtype": "float64", "fill_value": float("nan")}
     attrs = TIME_ATTRS if name == TIME_VAR else {}
-    return group.create_array(name, shape=(rows,), chunks=(INDEX_CHUNK,), dimension_names=["image"],
+    return group.create_array(name, shape=(rows,), chunks=(index_chunk(name),), dimension_names=["image"],
                               attributes=attrs, **kind)
 
 
