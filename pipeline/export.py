@@ -10,11 +10,12 @@ from typing import IO, Any
 import pandas as pd
 
 from pipeline.exitcodes import Refused
+from pipeline.flags import FLAG_SCORE
 
 FORMATS = ("csv", "json", "parquet")
 
 
-def index_table(store: str | os.PathLike, sort: str = "score_max", failed: bool = False) -> pd.DataFrame:
+def index_table(store: str | os.PathLike, sort: str = FLAG_SCORE, failed: bool = False) -> pd.DataFrame:
     """Every image of ``store`` as a row, sorted by ``sort`` descending (NaN last, ties by id)."""
     from pipeline.results import open_index
 
