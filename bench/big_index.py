@@ -76,6 +76,24 @@ def synthesize(store: Path, rows: int, top: int) -> None:
     flag_store(store)
 
 
+# After the load event: first (contentful) paint and when the table's first rows were drawn.
+PAINT = """(async () => {
+  const paint = Object.fromEntries(performance.getEntriesByType('paint').map(e => [e.name, e.startTime]));
+  const nav = performance.getEntriesByType('navigation')[0];
+  return {first_paint_ms: paint['first-paint'], first_contentful_paint_ms: paint['first-contentful-paint'],
+          load_ms: nav.loadEventStart, rows_shown: document.querySelectorAll('#rows tr').length};
+})()"""
+
+
+def first_paint(page: Path) -> dict:
+    """The page opened from disk in headless Chromium (tests/pipeline/browser.py): paint times, ms."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "pipeline"))
+    from browser import chromium_or_skip, visit_page
+
+    visit = visit_page(chromium_or_skip(), page, PAINT)
+    return {k: (round(v) if isinstance(v, float) else v) for k, v in visit.evaluated.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -83,6 +101,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=24)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-review", action="store_true")
+    ap.add_argument("--browser", action="store_true", help="also time the page's first paint in headless Chromium")
     ap.add_argument("--keep", action="store_true", help="keep the temporary store and report")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="big-index-"))
@@ -113,6 +132,9 @@ def main() -> None:
             out["review_s"] = round(time.perf_counter() - t, 1)
             out["report"] = str(report)
             out["report_bytes"] = sum(p.stat().st_size for p in report.rglob("*") if p.is_file())
+            out["page_bytes"] = (report / "index.html").stat().st_size
+            if args.browser:
+                out.update(first_paint(report / "index.html"))
         print(json.dumps(out), flush=True)
     finally:
         if not args.keep:

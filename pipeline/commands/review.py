@@ -43,12 +43,15 @@ def show_cmd(store: str, image_id: str, out: str) -> int:
 @click.option("--sort", default="score_p99", show_default=True,
               help="Index variable to sort by, descending (default: the flags' score).")
 @click.option("--failed", is_flag=True, help="Only the failed images.")
+@click.option("--since", default=None, metavar="LAST|TIME",
+              help="Only what the last scan (LAST) or scans since TIME (ISO 8601, UTC without a zone) added, "
+                   "changed, flagged or failed; adds a change column (added or changed).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help="File to write [stdout].")
-def index_cmd(store: str, fmt: str, sort: str, failed: bool, out: str | None) -> int:
+def index_cmd(store: str, fmt: str, sort: str, failed: bool, since: str | None, out: str | None) -> int:
     """Export STORE's index, one row per image (flags included)."""
     from pipeline.export import index_table, write_table
 
     if fmt == "parquet" and not out:
         raise click.UsageError("--format parquet needs --out FILE (it is binary)")
-    write_table(index_table(store, sort, failed), fmt, out)
+    write_table(index_table(store, sort, failed, since), fmt, out)
     return 0

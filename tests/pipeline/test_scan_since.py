@@ -1,0 +1,55 @@
+""""New since last scan": each scan records its start in the store; ``ssdnet index --since``
+lists what the last scan (or the scans since a time) added, changed, flagged or failed."""
+from __future__ import annotations
+
+import json
+
+import pipeline
+from pipeline.scans import scan_log
+
+from scan_fixtures import FAST, client, png_bytes, run_cli, write_images  # noqa: F401
+
+
+def since(store, capsys, *args) -> list[dict]:
+    capsys.readouterr()
+    assert run_cli(["index", store, "--format", "json", "--since", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_rescan_lists_the_added_and_changed_images_since_last_scan(client, tmp_path, capsys):
+    src, store = tmp_path / "src", tmp_path / "s.zarr"
+    write_images(src, 3)
+    pipeline.scan(src, store, client=client, **FAST)
+    first = scan_log(store)
+    assert [s["scan"] for s in first] == [1] and first[0]["images_before"] == 0
+    assert sorted(r["image"] for r in since(store, capsys, "LAST")) == ["src/img_000.png", "src/img_001.png",
+                                                                       "src/img_002.png"]
+
+    write_images(src, 1, first_seed=7)                          # src/img_007.png: new
+    (src / "img_001.png").write_bytes(png_bytes(42))            # new bytes: refitted
+    (src / "img_002.png").write_bytes(b"\x89PNG\r\n\x1a\n cut")  # now fails to decode
+    pipeline.scan(src, store, client=client, **FAST)
+    log = scan_log(store)
+    assert [s["scan"] for s in log] == [1, 2] and log[1]["images_before"] == 3
+    assert log[1]["started_at"] > log[0]["started_at"]
+
+    rows = {r["image"]: r for r in since(store, capsys, "LAST")}
+    assert set(rows) == {"src/img_007.png", "src/img_001.png", "src/img_002.png"}  # not the unchanged 000
+    assert rows["src/img_007.png"]["change"] == "added" and rows["src/img_001.png"]["change"] == "changed"
+    assert rows["src/img_002.png"]["status"] == "failed"
+    # Since the first scan's start: every image; the change is told against that scan.
+    rows = {r["image"]: r["change"] for r in since(store, capsys, first[0]["started_at"])}
+    assert set(rows) == {"src/img_000.png", "src/img_001.png", "src/img_002.png", "src/img_007.png"}
+    assert set(rows.values()) == {"added"}
+    # A time after the last scan: nothing.
+    assert since(store, capsys, "2999-01-01T00:00") == []
+
+
+def test_since_refuses_what_is_not_a_time(client, tmp_path, capsys):
+    src, store = tmp_path / "src", tmp_path / "s.zarr"
+    write_images(src, 1)
+    pipeline.scan(src, store, client=client, **FAST)
+    capsys.readouterr()
+    assert run_cli(["index", store, "--since", "yesterday"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --since 'yesterday': not LAST or an ISO 8601 time (2026-12-01T06:00)", err
