@@ -84,6 +84,17 @@ def _frame(index: Any) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def _since(store: str, frame: pd.DataFrame) -> str:
+    """The "new since last scan" section: the last recorded scan's rows, from the page's frame."""
+    from pipeline.report_since import since_html
+    from pipeline.scans import LAST, new_rows, scan_log
+
+    log = scan_log(store)
+    if not log:
+        return since_html(None, frame.iloc[:0], store)
+    return since_html(log[-1], frame.merge(new_rows(store, LAST), on="image", how="inner"), store)
+
+
 def write_report(store: str | os.PathLike, out: str | os.PathLike, top: int = 24,
                  threshold: float | None = None, max_side: int = 384,
                  rows_per_file: int | None = None) -> dict[str, Any]:
@@ -136,7 +147,8 @@ def write_report(store: str | os.PathLike, out: str | os.PathLike, top: int = 24
     failed = frame[frame["status"] == "failed"].sort_values("image")
     html = render_page(store, summary, gallery, failed,
                        {"dir": rows_dir, "per": per, "files": files, "sections": table.sections},
-                       ok[score].to_numpy(), rule, above=threshold is not None, score=score)
+                       ok[score].to_numpy(), rule, above=threshold is not None, score=score,
+                       since=_since(store, frame))
     page = out / "index.html"
     tmp = page.with_name("index.html.tmp")
     tmp.write_text(html, encoding="utf-8")

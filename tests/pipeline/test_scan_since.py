@@ -3,8 +3,10 @@ lists what the last scan (or the scans since a time) added, changed, flagged or 
 from __future__ import annotations
 
 import json
+import re
 
 import pipeline
+from pipeline.review import write_report
 from pipeline.scans import scan_log
 
 from scan_fixtures import FAST, client, png_bytes, run_cli, write_images  # noqa: F401
@@ -43,6 +45,17 @@ def test_rescan_lists_the_added_and_changed_images_since_last_scan(client, tmp_p
     assert set(rows.values()) == {"added"}
     # A time after the last scan: nothing.
     assert since(store, capsys, "2999-01-01T00:00") == []
+
+    # The review page's section says the same.
+    write_report(store, tmp_path / "report", top=1)
+    text = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    section = text.split('<section id="since">')[1].split("</section>")[0]
+    assert "New since last scan (scan 2," in section
+    cards = dict((k, int(v)) for v, k in re.findall(r'<b>(\d+)</b>(\w+)</div>', section))
+    assert cards == {"added": 1, "changed": 2, "flagged": 0, "failed": 1}, cards
+    shown = re.findall(r"<tr[^>]*><td>([^<]+)</td><td>(\w+)</td><td>(\w+)</td>", section)
+    assert shown[0] == ("src/img_002.png", "changed", "failed")  # failed first
+    assert sorted(shown[1:]) == [("src/img_001.png", "changed", "ok"), ("src/img_007.png", "added", "ok")]
 
 
 def test_since_refuses_what_is_not_a_time(client, tmp_path, capsys):
