@@ -26,7 +26,7 @@ from pipeline.flags import FLAG_VAR, Z_VAR
 from pipeline.layout import ADDED_VARS, INDEX_VARS, STATUS, STR_VARS, TIME_VAR, quiet_zarr
 
 # Read when asked: not needed to filter, sort or rank rows.
-LAZY = tuple(v for v in STR_VARS)
+LAZY = STR_VARS
 EAGER = tuple(v for v in INDEX_VARS if v not in LAZY and v != "image")
 
 

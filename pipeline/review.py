@@ -4,7 +4,8 @@ Only the top K images by FLAG_SCORE (score_p99) get pictures (PNG files under ``
 written once and reused by later reports: their names hash the image id, its content hash and the
 drawing style); every image is a row of the table, whose rows are script files next to the page
 (``rows-<stamp>/``, pipeline/review_rows.py) read as the reader pages. So a report of 1,000,000
-images costs K map reads and a few MB of row files, and the page paints before any row is read.
+images costs K map reads and about 80 bytes of row files an image, and the page paints before
+any row is read.
 """
 from __future__ import annotations
 
