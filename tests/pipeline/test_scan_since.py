@@ -66,3 +66,19 @@ def test_since_refuses_what_is_not_a_time(client, tmp_path, capsys):
     assert run_cli(["index", store, "--since", "yesterday"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "error: --since 'yesterday': not LAST or an ISO 8601 time (2026-12-01T06:00)", err
+
+
+def test_a_store_without_recorded_scans_refuses_since_last_and_says_so_in_review(tmp_path, capsys):
+    from bench.big_index import synthesize
+
+    store = tmp_path / "old.zarr"
+    synthesize(store, 50, top=1)  # written by the store's own writer, never by scan(): no scan log
+    assert scan_log(store) == []
+    capsys.readouterr()
+    assert run_cli(["index", store, "--since", "LAST"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --since LAST: ") and "has no recorded scan" in err and "\n" not in err
+    rows = since(store, capsys, "2000-01-01")  # a time still works; added or changed is unknown
+    assert len(rows) == 50 + 2 and {r["change"] for r in rows} == {""}  # 50, the top one and a failed one
+    write_report(store, tmp_path / "report", top=0)
+    assert "No scan recorded in this store" in (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
