@@ -1,10 +1,10 @@
-"""Accuracy of SSDnet and the baselines on the real defect sets; keeps docs/RESULTS.md current.
+"""Accuracy of SSDnet and the baselines on the real defect sets; keeps docs/notes/development-tables.md current.
 
     .venv/bin/python bench/accuracy.py --methods glcm,ssd --sets crackforest --limit neu_seg=40
 
 Every run merges its rows into bench/results.json - keyed by (set, method, preset), so
 re-running one method on one set replaces just that row - and renders the tables of
-docs/RESULTS.md from the whole file, between the generated-block markers; the prose around
+docs/notes/development-tables.md from the whole file, between the generated-block markers; the prose around
 them is kept as written.
 """
 from __future__ import annotations
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", default=None, help="N for every set, or set=N,... for some (stratified subset).")
     p.add_argument("--dev", type=int, default=None, metavar="N",
                    help="Score N development images instead: stratified, from outside each set's --limit test "
-                        "subset (docs/RESULTS.md, \"Development split\").")
+                        "subset (docs/notes/results-history.md, \"Development split\").")
     p.add_argument("--preset", default="fast", help="SSDnet preset (baselines have none).")
     p.add_argument("--option", action="append", default=[], metavar="FIELD=VALUE",
                    help="Further SSDnet config field, repeatable (e.g. --option steps=100).")
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--input-dropout", type=float, default=0.0,
                    help="Set this share of every input's pixels to 0 (robustness).")
     p.add_argument("--results", default=str(ROOT / "bench" / "results.json"))
-    p.add_argument("--markdown", default=str(ROOT / "docs" / "RESULTS.md"))
+    p.add_argument("--markdown", default=str(ROOT / "docs" / "notes" / "development-tables.md"))
     p.add_argument("--per-image-dir", default=str(ROOT / "bench" / "out"),
                    help="Per-image CSVs go to DIR/<set>/<method>[_<variant>][_limitN][_devN].csv.")
     args = p.parse_args(argv)

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     add_selection(ap)
     ap.add_argument("--sigma", type=float, default=None, help="structure tensor sigma (default: the config's)")
     args = ap.parse_args(argv)
-    cfg = ssdnet.resolve(preset="paper")
+    cfg = ssdnet.resolve(preset="fused")
     sigma = cfg.surface_grain if args.sigma is None else args.sigma
     samples = selected_samples(ap, args)
     strengths = {}

@@ -60,7 +60,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cfg = ssdnet.resolve(preset="paper", device="cpu")
+    cfg = ssdnet.resolve(preset="fused", device="cpu")
     # Noise over vertical streaks: a surface with a typical grain, so the grain map gets its full
     # weight and is timed whole (on an isotropic image it is left out after its first step).
     x = 0.5 * torch.rand(3, args.height, args.width) + 0.5 * torch.rand(1, 1, args.width)

@@ -93,7 +93,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
     ap.add_argument("--set", required=True)
-    ap.add_argument("--preset", default="paper")
+    ap.add_argument("--preset", default="fused")
     ap.add_argument("--option", action="append", default=[], metavar="FIELD=VALUE", help="fit config")
     ap.add_argument("--variant", action="append", default=[], metavar="FIELD=VALUE[;FIELD=VALUE]",
                     help="heatmap settings to score besides the config's own, repeatable")

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     add_selection(ap)
     ap.add_argument("--sigma", type=float, default=None, help="the local contrast's sigma (default: the config's)")
     args = ap.parse_args(argv)
-    cfg = ssdnet.resolve(preset="paper")
+    cfg = ssdnet.resolve(preset="fused")
     sigma = cfg.surface_contrast if args.sigma is None else args.sigma
     if sigma <= 0:
         ap.error("--sigma must be positive")

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
     ap.add_argument("--set", required=True)
     ap.add_argument("--methods", default="ssdnet,ssd")
-    ap.add_argument("--preset", default="paper")
+    ap.add_argument("--preset", default="fused")
     ap.add_argument("--limit", type=int, required=True, help="size of the test subset whose spread is measured")
     ap.add_argument("--draws", type=int, default=0, help="random subsets to score (0: only compute the maps)")
     ap.add_argument("--seed", type=int, default=0)

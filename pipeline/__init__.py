@@ -4,7 +4,8 @@ The only package that imports both ``ssdnet`` (the method) and ``cluster`` (Dask
 """
 
 # Lazy: ``import pipeline`` stays light (no dask, zarr or torch until a scan is asked for).
-_LAZY = {"scan": "pipeline.scanner", "open_index": "pipeline.results", "open_map": "pipeline.results"}
+_LAZY = {"scan": "pipeline.scanner", "open_index": "pipeline.results", "open_map": "pipeline.results",
+         "open_tree": "pipeline.results"}
 __all__ = sorted(_LAZY)
 
 

@@ -1,7 +1,10 @@
-"""Enumerating the images of scan sources, lazily: directories, globs, archives and list files.
+"""Enumerating the images of scan sources, lazily: directories, globs, archives, list files and
+fsspec URLs.
 
-Every entry carries its bytes (archive members are read in place, never extracted) or the
-reason they could not be read. Member names only ever become ids, never paths to write.
+Every entry carries a :class:`pipeline.reading.Descriptor` (where its bytes are, with the size and
+mtime that change detection compares; the worker reads them) or the reason it cannot be read.
+Only a compressed tar's members are read here, as its stream passes (archive members are read in
+place, never extracted). Member names only ever become ids, never paths to write.
 
 Nothing a source holds disappears silently, as an archive at scale holds everything once: a
 path that is not scanned is a :class:`Skipped` (counted by reason in the scan's summary), a
@@ -12,6 +15,7 @@ one failed row that says how far it got, after the images read before the damage
 from __future__ import annotations
 
 import bz2
+import calendar
 import fnmatch
 import glob
 import gzip
@@ -30,6 +34,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator
 import ssdnet
 
 from pipeline.exitcodes import Refused
+from pipeline.reading import Descriptor
 
 log = logging.getLogger("ssdnet.scan")
 
@@ -47,8 +52,13 @@ DAMAGE = (OSError, EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, zipfi
 class Entry:
     id: str          # "<source name>/<path relative to the source>"
     path: str        # where it came from, for people: a file path or "archive.tar:member"
-    data: bytes | None
-    error: str = ""  # why data could not be read (then data is None)
+    desc: Descriptor | None
+    error: str = ""  # why it cannot be read (then desc is None)
+
+    @property
+    def data(self) -> bytes | None:
+        """The bytes, where enumerating read them (a compressed tar's members); else None."""
+        return self.desc.data if self.desc is not None else None
 
 
 @dataclass(frozen=True)
@@ -63,12 +73,12 @@ class Found:
     """An image a source holds, before its id is made unique: the id's tail, and how to read it."""
     rel: str
     path: str
-    read: Callable[[], tuple[bytes | None, str]]
+    read: Callable[[], tuple[Descriptor | None, str]]  # where its bytes are, or why they cannot be read
 
 
 @dataclass(frozen=True)
 class Source:
-    kind: str  # dir | glob | tar | zip | list
+    kind: str  # dir | glob | tar | zip | list | url
     location: str
     name: str
     pattern: str = ""
@@ -108,6 +118,8 @@ def numbered(rel: str, n: int) -> str:
 def describe(location: str) -> Source:
     """Classify one SOURCE argument; a missing one is a usage error."""
     low = location.lower()
+    if "://" in location:
+        return _describe_url(location)
     if glob.has_magic(location):
         parts = Path(location).parts
         fixed = [p for p in parts[: next(i for i, p in enumerate(parts) if glob.has_magic(p))]]
@@ -140,12 +152,31 @@ def describe_all(locations: Iterable[str]) -> list[Source]:
     return sources
 
 
-def _read_file(path: str) -> tuple[bytes | None, str]:
+def _describe_url(location: str) -> Source:
+    """An fsspec URL of a directory (``file:///data/shots``, ``s3://bucket/shots``)."""
     try:
-        with open(path, "rb") as f:
-            return f.read(), ""
-    except OSError as exc:
-        return None, f"cannot read: {exc.strerror or exc}"
+        from fsspec.core import url_to_fs
+    except ImportError:
+        raise Refused(f"source {location}: URLs need fsspec (pip install 'ssdnet[urls]', "
+                      "and 'ssdnet[s3]' for s3://)") from None
+    try:
+        fs, root = url_to_fs(location)
+        is_dir = fs.isdir(root)
+    except Exception as exc:  # noqa: BLE001 - an unknown protocol, a missing driver, no access
+        raise Refused(f"source {location}: {type(exc).__name__}: {exc}") from None
+    if not is_dir:
+        raise Refused(f"source {location}: not a directory (a URL source names a directory)")
+    return Source("url", location, posixpath.basename(root.rstrip("/")) or "root")
+
+
+def _file(path: str) -> tuple[Descriptor | None, str]:
+    # The stat that change detection compares; the bytes are the worker's to read. A path that
+    # cannot be stat'ed is described all the same: reading it says why, in its failed row.
+    try:
+        st = os.stat(path)
+        return Descriptor("file", os.path.abspath(path), size=st.st_size, mtime_ns=st.st_mtime_ns), ""
+    except OSError:
+        return Descriptor("file", os.path.abspath(path)), ""
 
 
 def _walk(root: str) -> Iterator[str | Skipped]:
@@ -199,10 +230,10 @@ def _files(src: Source, paths: Iterable[str | Skipped], base: str, once: bool = 
         else:
             if once:
                 named.add(os.path.abspath(path))
-            yield Found(safe_relative(os.path.relpath(path, base)), path, lambda path=path: _read_file(path))
+            yield Found(safe_relative(os.path.relpath(path, base)), path, lambda path=path: _file(path))
 
 
-def _member(src: Source, name: str, read: Callable[[], tuple[bytes | None, str]]) -> Found:
+def _member(src: Source, name: str, read: Callable[[], tuple[Descriptor | None, str]]) -> Found:
     """An archive member; one whose path leaves the archive is never read, and its row fails."""
     path = f"{src.location}:{name}"
     if leaves_archive(name):
@@ -231,37 +262,48 @@ def _skipped(location: str, name: str, kind: str) -> Iterator[Skipped]:
 
 
 def _tar_members(src: Source, tf: tarfile.TarFile, stream: _UpToDamage | None = None) -> Iterator[Found | Skipped]:
+    """``stream``: the members of a compressed tar, whose bytes are read here (kind ``bytes``);
+    without it, an uncompressed tar's, which a worker reads at their offset (kind ``tar``)."""
     for member in tf:
         tf.members = []  # one pass never looks back: keep memory flat on huge archives
         kind = _tar_kind(member)
         if kind or not is_image_name(member.name):
             yield from _skipped(src.location, member.name, kind)
             continue
-        # Read by the caller before the next member, or never (a member --include leaves out).
-        yield _member(src, member.name, lambda member=member: _read_tar_member(tf, member, stream))
+        # Called by the caller before the next member, or never (a member --include leaves out).
+        yield _member(src, member.name, lambda member=member: _describe_tar_member(src, tf, member, stream))
 
 
-def _read_tar_member(tf: tarfile.TarFile, member: tarfile.TarInfo,
-                     stream: _UpToDamage | None) -> tuple[bytes | None, str]:
+def _describe_tar_member(src: Source, tf: tarfile.TarFile, member: tarfile.TarInfo,
+                         stream: _UpToDamage | None) -> tuple[Descriptor | None, str]:
+    mtime_ns = int(member.mtime) * 1_000_000_000
+    if stream is None:
+        return Descriptor("tar", os.path.abspath(src.location), member.name, index=member.offset_data,
+                          size=member.size, mtime_ns=mtime_ns), ""
     try:
-        return tf.extractfile(member).read(), ""
+        data = tf.extractfile(member).read()
     except tarfile.ReadError as exc:
         # A stream has no way round a damaged member: the whole archive's row says what it was.
-        raise (stream.cause(exc) if stream else exc) from None
+        raise stream.cause(exc) from None
+    return Descriptor("bytes", os.path.abspath(src.location), member.name, size=member.size,
+                      mtime_ns=mtime_ns, data=data), ""
 
 
 _COMPRESSED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
 
 
-def _decompressed(path: str) -> BinaryIO:
-    """The archive's tar data, decompressed (chosen by magic, as tarfile's ``r|*``) by Python's own
-    readers: unlike tarfile's stream they check the CRC and raise on a stream that ends early."""
+def _opener(path: str) -> Callable[[str, str], BinaryIO] | None:
+    """The decompressor of a compressed tar (chosen by magic, as tarfile's ``r|*``), None for a plain one."""
     with open(path, "rb") as f:
         head = f.read(6)
-    for magic, opener in _COMPRESSED:
-        if head.startswith(magic):
-            return opener(path, "rb")
-    return open(path, "rb")
+    return next((opener for magic, opener in _COMPRESSED if head.startswith(magic)), None)
+
+
+def _decompressed(path: str) -> BinaryIO:
+    """The archive's tar data, decompressed by Python's own readers: unlike tarfile's stream
+    they check the CRC and raise on a stream that ends early."""
+    opener = _opener(path)
+    return opener(path, "rb") if opener else open(path, "rb")
 
 
 class _UpToDamage:
@@ -304,7 +346,14 @@ def _read_to_end(tf: tarfile.TarFile) -> None:
 
 
 def _tar(src: Source) -> Iterator[Found | Skipped]:
-    # Stream mode: one pass, also for .tar.gz, where random access would re-decompress.
+    if _opener(src.location) is None:
+        # Uncompressed: random access seeks over the members' data (read by the workers, at their
+        # offsets), so listing a tar reads its headers only.
+        with tarfile.open(src.location, mode="r:") as tf:
+            yield from _tar_members(src, tf)
+            _read_to_end(tf)
+        return
+    # Stream mode: one pass, as random access into a compressed tar would re-decompress.
     with _decompressed(src.location) as raw:
         stream = _UpToDamage(raw)
         try:
@@ -317,23 +366,52 @@ def _tar(src: Source) -> Iterator[Found | Skipped]:
             raise stream.error
 
 
-def _read_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[bytes | None, str]:
+def _zip_mtime_ns(info: zipfile.ZipInfo) -> int:
+    # A zip stores local time without a zone: read as UTC, it is a fingerprint, not a clock.
     try:
-        return zf.read(info), ""
-    except DAMAGE + (RuntimeError, NotImplementedError) as exc:
-        # Random access: a damaged, encrypted or oddly compressed member costs its own row only.
-        return None, f"cannot read archive member: {exc}"
+        return calendar.timegm((*info.date_time, 0, 0, 0)) * 1_000_000_000
+    except (ValueError, OverflowError):
+        return -1
 
 
 def _zip(src: Source) -> Iterator[Found | Skipped]:
     with zipfile.ZipFile(src.location) as zf:
-        for info in zf.infolist():
+        for index, info in enumerate(zf.infolist()):
             unix_mode = info.external_attr >> 16
             kind = "directory" if info.is_dir() else "symlink member" if stat.S_ISLNK(unix_mode) else ""
             if kind or not is_image_name(info.filename):
                 yield from _skipped(src.location, info.filename, kind)
                 continue
-            yield _member(src, info.filename, lambda info=info: _read_zip_member(zf, info))
+            # Read on a worker, by position (a zip may hold two members of one name).
+            desc = Descriptor("zip", os.path.abspath(src.location), info.filename, index=index,
+                              size=info.file_size, mtime_ns=_zip_mtime_ns(info))
+            yield _member(src, info.filename, lambda desc=desc: (desc, ""))
+
+
+def _mtime_ns(info: dict) -> int:
+    """A listing's modification time in ns: local files give ``mtime`` (seconds), object stores
+    ``LastModified``/``last_modified`` (datetime or string); -1 where none is given."""
+    value = info.get("mtime", info.get("LastModified", info.get("last_modified")))
+    if hasattr(value, "timestamp"):
+        value = value.timestamp()
+    try:
+        return int(float(value) * 1_000_000_000)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _urls(src: Source) -> Iterator[Found | Skipped]:
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(src.location)
+    root = root.rstrip("/")
+    for path, info in sorted(fs.find(root, detail=True).items()):
+        url = fs.unstrip_protocol(path)
+        if not is_image_name(path):
+            yield Skipped(url, "not an image extension")
+            continue
+        desc = Descriptor("url", url, size=int(info.get("size") or -1), mtime_ns=_mtime_ns(info))
+        yield Found(safe_relative(posixpath.relpath(path, root)), url, lambda desc=desc: (desc, ""))
 
 
 def _listed(src: Source) -> Iterator[str]:
@@ -354,6 +432,8 @@ def _candidates(src: Source) -> Iterator[Found | Skipped]:
         return _tar(src)
     if src.kind == "zip":
         return _zip(src)
+    if src.kind == "url":
+        return _urls(src)
     base = os.path.dirname(os.path.abspath(src.location))
     return _files(src, _listed(src), base, once=True)
 

@@ -27,6 +27,7 @@ COMMANDS = {
     "submit": "pipeline.commands.submit:submit_cmd",
     "review": "pipeline.commands.review:review_cmd",
     "show": "pipeline.commands.review:show_cmd",
+    "export": "pipeline.commands.review:export_cmd",
     "index": "pipeline.commands.review:index_cmd",
     "verify": "pipeline.commands.verify:verify_cmd",
 }
@@ -41,8 +42,29 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
+        from pipeline.options import add_common_options
+
         module, attr = COMMANDS[name].split(":")
-        return getattr(importlib.import_module(module), attr)
+        return add_common_options(getattr(importlib.import_module(module), attr))
+
+
+def one_line(exc: click.ClickException) -> str:
+    """``<what>: <why>`` of a Click error, on one line: ``--steps: 'x' is not a valid integer``."""
+    if isinstance(exc, click.NoSuchOption):
+        close = f" (did you mean {', '.join(sorted(exc.possibilities))}?)" if exc.possibilities else ""
+        return f"{exc.option_name}: no such option{close}"
+    if isinstance(exc, click.BadOptionUsage):
+        why = exc.message.replace(f"Option '{exc.option_name}' ", "").rstrip(".")
+        return f"{exc.option_name}: {why}"
+    if isinstance(exc, click.BadParameter) and exc.param is not None and exc.ctx is not None:
+        what = str(exc.param_hint or exc.param.get_error_hint(exc.ctx)).replace("'", "")
+        return f"{what}: missing" if isinstance(exc, click.MissingParameter) else f"{what}: {exc.message}"
+    return exc.format_message()
+
+
+def say(message: str) -> None:
+    """The one error line on stderr."""
+    click.echo("error: " + " ".join(str(message).split()), err=True)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -59,11 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("error: interrupted", err=True)
         rc = exitcodes.INTERRUPTED
     except click.ClickException as exc:
-        # UsageError (bad flags, bad values) and refusals raised as exitcodes.Refused.
-        click.echo(f"error: {exc.format_message()}", err=True)
+        # Bad flags and values Click itself finds (no such option, not an integer, missing).
+        say(one_line(exc))
         rc = exitcodes.USAGE
     except (exitcodes.Refused, ssdnet.ConfigError, cluster.ClusterError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        # Every bad option (pipeline.scanoptions.OptionsError is both a Refused and an
+        # ssdnet.ConfigError; cluster.ConfigError is a ClusterError) and every refused operation.
+        say(str(exc))
         rc = exitcodes.USAGE
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)

@@ -12,6 +12,10 @@ from typing import Any, Callable, Iterator
 import click
 
 import cluster
+from pipeline.options import GroupedOption
+from pipeline.scanoptions import OptionsError
+
+GROUP = "Cluster options (docs/CLUSTER.md)"
 
 CONFIG_ENV = "SSDNET_CLUSTER_CONFIG"
 _OPTIONS = ("cluster_kind", "cluster_config", "scheduler", "scheduler_file",
@@ -22,20 +26,20 @@ def cluster_options(func: Callable, shorthands: bool = True) -> Callable:
     """Add the cluster flags; ``shorthands=False`` leaves out --scheduler / --scheduler-file
     for a command that declares those itself."""
     opts = [
-        click.option("--cluster", "cluster_kind", type=click.Choice(cluster.KINDS), default=None,
+        click.option("--cluster", "cluster_kind", cls=GroupedOption, group=GROUP, type=click.Choice(cluster.KINDS), default=None,
                      help="Where the work runs [default: local, or the config file's kind]."),
-        click.option("--cluster-config", "cluster_config", type=click.Path(dir_okay=False),
+        click.option("--cluster-config", "cluster_config", cls=GroupedOption, group=GROUP, type=click.Path(dir_okay=False),
                      envvar=CONFIG_ENV, default=None,
                      help=f"TOML file of cluster keys (docs/CLUSTER.md) [env: {CONFIG_ENV}]."),
-        click.option("--scheduler", "scheduler", metavar="ADDRESS", default=None,
+        click.option("--scheduler", "scheduler", cls=GroupedOption, group=GROUP, metavar="ADDRESS", default=None,
                      help="Use a running scheduler (kind address), e.g. tcp://host:8786."),
-        click.option("--scheduler-file", "scheduler_file", type=click.Path(dir_okay=False), default=None,
+        click.option("--scheduler-file", "scheduler_file", cls=GroupedOption, group=GROUP, type=click.Path(dir_okay=False), default=None,
                      help="Use the running scheduler that wrote FILE (kind scheduler-file)."),
-        click.option("--tls-ca-file", default=None, type=click.Path(dir_okay=False),
+        click.option("--tls-ca-file", cls=GroupedOption, group=GROUP, brief=False, default=None, type=click.Path(dir_okay=False),
                      help="CA certificate: connect over TLS only."),
-        click.option("--tls-cert", default=None, type=click.Path(dir_okay=False),
+        click.option("--tls-cert", cls=GroupedOption, group=GROUP, brief=False, default=None, type=click.Path(dir_okay=False),
                      help="This side's certificate (PEM)."),
-        click.option("--tls-key", default=None, type=click.Path(dir_okay=False),
+        click.option("--tls-key", cls=GroupedOption, group=GROUP, brief=False, default=None, type=click.Path(dir_okay=False),
                      help="Key of --tls-cert, if not inside it."),
     ]
     if not shorthands:
@@ -78,20 +82,17 @@ def spec_from(kwargs: dict[str, Any], **flags: Any) -> cluster.ClusterSpec:
     given = {name: kwargs.pop(name, None) for name in _OPTIONS}
     kind = given["cluster_kind"]
     if given["scheduler"] and given["scheduler_file"]:
-        raise click.UsageError("--scheduler and --scheduler-file exclude each other")
+        raise OptionsError("--scheduler and --scheduler-file exclude each other")
     for flag, implied in (("scheduler", "address"), ("scheduler_file", "scheduler-file")):
         if given[flag]:
             if kind not in (None, implied):
-                raise click.UsageError(f"--{flag.replace('_', '-')} implies --cluster {implied}, "
-                                       f"not {kind}")
+                raise OptionsError(f"--{flag.replace('_', '-')}: implies --cluster {implied}, not {kind}")
             kind = implied
     overrides = {"kind": kind, "address": given["scheduler"], "scheduler_file": given["scheduler_file"],
                  "tls_ca_file": given["tls_ca_file"], "tls_cert": given["tls_cert"],
                  "tls_key": given["tls_key"], **flags}
-    try:
-        return cluster.load_spec(given["cluster_config"], **overrides)
-    except cluster.ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+    # A bad file or key is a cluster.ConfigError: the command line says it as any bad option.
+    return cluster.load_spec(given["cluster_config"], **overrides)
 
 
 def config_path(kwargs: dict[str, Any]) -> str | None:

@@ -56,8 +56,6 @@ def replace_stale_store(store: Path, cfg: ssdnet.Config, map_dtype: str) -> str 
 
 
 def main() -> int:
-    import xarray as xr
-
     import pipeline
     from pipeline.exitcodes import Refused
     from pipeline.progress import human_summary
@@ -79,12 +77,12 @@ def main() -> int:
     print(f"""
 Open the result with xarray:
 
-    import xarray as xr, pipeline
-    tree = xr.open_datatree("{STORE}", engine="zarr")     # one group per image shape
+    import pipeline
+    tree = pipeline.open_tree("{STORE}")                  # xarray DataTree: one group per image shape
     index = pipeline.open_index("{STORE}")                # every image's scores, status, ...
     heat = pipeline.open_map("{STORE}", "archive/defect/part_02.png")
 """)
-    tree = xr.open_datatree(str(STORE), engine="zarr")
+    tree = pipeline.open_tree(str(STORE))
     print("groups:", ", ".join(sorted(tree.children)))
     index = pipeline.open_index(str(STORE))
     top = index.sortby("score_max", ascending=False).isel(image=slice(0, 3))

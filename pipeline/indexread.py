@@ -24,7 +24,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from pipeline.flags import FLAG_VAR, Z_VAR
-from pipeline.layout import ADDED_VARS, INDEX_VARS, STATUS, STR_VARS, TIME_VAR, quiet_zarr
+from pipeline.layout import ADDED_VARS, INDEX_VARS, STATUS, STR_VARS, TIME_VAR, VAR_ATTRS, quiet_zarr
 
 # Read when asked: not needed to filter, sort or rank rows.
 LAZY = STR_VARS
@@ -110,4 +110,9 @@ def read_index(store: str | os.PathLike) -> xr.Dataset:
     # dtype first, 0.12 s at 1,000,000 ids, and the ids would not be plain str objects.
     ids = pd.Index(sorted_ids[keep].astype(object), dtype=object, name="image", copy=False)
     ds = xr.Dataset(data, coords={"image": ids})
+    for var in ds.variables:
+        # What each variable is (pipeline/layout.py); a decoded time keeps only its name, its
+        # units being the datetime64 itself.
+        attrs = VAR_ATTRS.get(str(var), {})
+        ds[var].attrs.update({"long_name": attrs["long_name"]} if var == TIME_VAR else attrs)
     return ds[[v for v in INDEX_VARS if v != "image"] + [Z_VAR, FLAG_VAR]]

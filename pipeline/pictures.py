@@ -59,14 +59,20 @@ class StoreImages:
                     if st == "ok":
                         self.where[str(iid)] = (name, row)
 
+    def resolve(self, image_id: str) -> str:
+        """The stored id that ``image_id`` names: itself, or the one id whose path ends with it
+        (:func:`pipeline.ids.match_id`); Refused for an id without a map."""
+        if image_id in self.where:
+            return image_id
+        try:
+            return match_id(image_id, self.where, "image id with a map")
+        except UnknownId as exc:
+            raise Refused(str(exc)) from None
+
     def load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
         """(map float32 (H, W), thumbnail uint8 (ty, tx, 3)); Refused for an id without a map.
         ``image_id`` may be the tail of an id's path (:func:`pipeline.ids.match_id`)."""
-        if image_id not in self.where:
-            try:
-                image_id = match_id(image_id, self.where, "image id with a map")
-            except UnknownId as exc:
-                raise Refused(str(exc)) from None
+        image_id = self.resolve(image_id)
         name, row = self.where[image_id]
         g = self.root[name]
         with quiet_zarr():

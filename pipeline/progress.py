@@ -76,6 +76,11 @@ def human_summary(summary: dict[str, Any]) -> str:
     if summary.get("skipped_paths"):
         counts = ", ".join(f"{n} {reason}" for reason, n in summary["skipped_paths"].items())
         lines.append(f"  not scanned: {counts} (each in the --log-file; the first ones in --json)")
+    if summary.get("gone"):
+        first = ", ".join(summary["gone_examples"][:3])
+        lines.append(f"  gone: {summary['gone']} rows whose image is no longer in the sources ({first}"
+                     f"{', ...' if summary['gone'] > 3 else ''}); "
+                     + ("pruned" if summary.get("pruned") else "--prune drops them"))
     for image_id in summary["failed_ids"]:
         lines.append(f"  failed: {image_id}: {summary['errors'].get(image_id, '')}")
     return "\n".join(lines)

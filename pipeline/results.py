@@ -1,21 +1,38 @@
 """Reading a scan store back: the index of every image, and one image's map."""
 from __future__ import annotations
 
-import json
 import os
 import time
 
 import xarray as xr
+import zarr
 
 from pipeline.ids import match_id
 from pipeline.integrity import lost_map, lost_map_message
 from pipeline.indexread import read_index
-from pipeline.layout import quiet_zarr
+from pipeline.layout import bound_config, quiet_zarr
 
 
-def _open_tree(store: str | os.PathLike) -> xr.DataTree:
+def open_tree(store: str | os.PathLike) -> xr.DataTree:
+    """The store as a DataTree: one node per shape group (and ``failed``), the root's attrs.
+
+    Each node holds its group's own arrays. The browse levels (``<shape>/browse``, the
+    OME-Zarr multiscale's lower resolution, for viewers) are left out: OME-Zarr names their
+    axes y and x like the full-size maps', which ``xr.open_datatree`` cannot align with their
+    parent's, so a whole-store ``xr.open_datatree`` refuses; open one level with
+    ``xr.open_dataset(store, group="<shape>/browse", engine="zarr")``.
+    """
+    path = os.fspath(store)
     with quiet_zarr():
-        return xr.open_datatree(os.fspath(store), engine="zarr", chunks=None)
+        root = zarr.open_group(path, mode="r")
+        groups = {name: xr.open_dataset(path, group=name, engine="zarr", chunks=None)
+                  for name in sorted(root.group_keys())}
+        tree = xr.DataTree.from_dict(groups)
+        tree.attrs.update(dict(root.attrs))
+    return tree
+
+
+_open_tree = open_tree
 
 
 def open_index(store: str | os.PathLike, attempts: int = 5) -> xr.Dataset:
@@ -52,9 +69,8 @@ def open_map(store: str | os.PathLike, image_id: str) -> xr.DataArray:
         if lost:
             raise KeyError(lost_map_message(image_id, store, lost))
         # What the array is and how it was made travel with it, as data a notebook can read.
-        config = tree.attrs.get("config", {})
         m.attrs.update({"long_name": m.attrs.get("long_name", "anomaly score"), "units": m.attrs.get("units", "1"),
                         "image_id": image_id, "store": os.fspath(store),
-                        "config": json.loads(config) if isinstance(config, str) else dict(config)})
+                        "config": bound_config(tree.attrs)})
         return m
     raise KeyError(f"{image_id}: not in {os.fspath(store)}")

@@ -22,6 +22,7 @@ import pandas as pd
 
 from pipeline.exitcodes import Refused
 from pipeline.flags import FLAG_SCORE, FLAG_VAR, Z_VAR, Rule, stored_rule
+from pipeline.layout import bound_config
 from pipeline.pictures import StoreImages, draw, picture_key, write_once
 
 IMG_DIR = "img"
@@ -43,7 +44,7 @@ def run_summary(index: pd.DataFrame, attrs: dict[str, Any], rule: Rule, flags: d
         "pending": int(len(index) - len(done)), "flagged": int(index[FLAG_VAR].sum()),
         "flag_rule": rule.describe() if flags else "never flagged (scanned before flags existed)",
         "flag_cut": _finite(rule.cut_score()), "flag_score": rule.score,
-        "config": json.loads(attrs.get("config", "{}")), "feature_extractor": attrs.get("feature_extractor", ""),
+        "config": bound_config(attrs), "feature_extractor": attrs.get("feature_extractor", ""),
         "ssdnet_version": attrs.get("ssdnet_version", ""), "seed": attrs.get("seed"),
         "map_dtype": attrs.get("map_dtype", ""),
         "fit_seconds_total": round(float(done["seconds"].sum()), 2),

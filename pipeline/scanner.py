@@ -2,9 +2,13 @@
 
 (A module named ``pipeline/scan.py`` would shadow the function ``pipeline.scan`` once imported.)
 
-The client reads each image, hashes it, skips it when the store already holds it, and keeps a
-bounded number of fits in flight (``as_completed``, refilled as fits finish): memory stays flat
-however many images there are. It alone writes the store (docs/STORE.md).
+The client lists the images and sends each task only descriptors (:mod:`pipeline.reading`): the
+workers read and hash the bytes. An image whose (size, mtime) match its ok row is skipped unread
+(``verify`` reads and hashes everything; a worker that finds the same bytes fits nothing). The
+workers write the map and thumbnail chunks (:mod:`pipeline.chunks`) and return index rows; the
+client alone places the chunks and commits the index (docs/STORE.md). A bounded number of fits
+is in flight (``as_completed``, refilled as fits finish): memory stays flat however many images
+there are.
 
 Timeouts: each task announces its start with a worker event; the client measures --timeout from
 that moment. An overdue fit becomes a failed row at once, its future is cancelled and its worker
@@ -14,7 +18,7 @@ stuck fit never holds a task slot for longer than the timeout.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import fnmatch
 import logging
 import math
 import os
@@ -31,17 +35,19 @@ from distributed import Client, KilledWorker, as_completed
 import cluster
 import ssdnet
 
-from pipeline.archive import Entry, Skipped, count_entries, describe_all, iter_entries
+from pipeline.archive import Entry, Skipped, Source, count_entries, describe_all, iter_entries
+from pipeline.chunks import new_scan_folder, remove_incoming, unreachable_workers
 from pipeline.exitcodes import Refused
 from pipeline.flags import flag_store
+from pipeline.reading import Descriptor
 from pipeline.lock import store_lock
-from pipeline.scanoptions import ScanOptions, resolve_all, split_options
+from pipeline.scanoptions import ScanOptions, options_signature, resolve_options
 from pipeline.scans import record_scan_start
 from pipeline.store import StoreWriter
 from pipeline.worker import TorchThreads, fit_images, now_ns
 
 log = logging.getLogger("ssdnet.scan")
-POLL_S = 0.05
+REPORT_S = 0.5  # seconds between progress callbacks
 SKIPPED_EXAMPLES = 10  # paths not scanned that the summary lists (the log has every one)
 
 
@@ -49,7 +55,8 @@ SKIPPED_EXAMPLES = 10  # paths not scanned that the summary lists (the log has e
 class Member:
     entry_id: str
     path: str
-    sha256: str
+    size: int
+    mtime_ns: int
 
 
 @dataclass
@@ -147,15 +154,19 @@ class Scanner:
 
     def __init__(self, client: Client, writer: StoreWriter, cfg: ssdnet.Config, opts: ScanOptions,
                  on_progress: Callable[[Tally, bool], None] | None = None, gpu_workers: list[str] | None = None,
-                 resources: dict[str, int] | None = None):
+                 resources: dict[str, int] | None = None, incoming: str = ""):
         self.client, self.writer, self.cfg, self.opts = client, writer, cfg, opts
+        self.incoming = incoming  # where workers write their chunks; '': they return them
         self.on_progress = on_progress
         self.resources = resources
         self.gpu_workers = list(gpu_workers or [])
         self.pending: dict[str, Pending] = {}
         self.in_flight = 0  # images in pending tasks
         self.mapped: dict[str, int] = {}  # token -> maps its task has made so far
-        self.buffer: list[tuple[Member, bytes]] = []  # images waiting to fill a pack
+        self.buffer: list[tuple[Member, Descriptor, str]] = []  # images waiting to fill a pack
+        # The store's rows when the pass began, and those of them it met: the rest may be gone.
+        self.known_before = frozenset(writer.known)
+        self.seen_known: set[str] = set()
         self.started: dict[str, tuple[float, str, list[int] | None]] = {}
         self.topic = f"ssdnet-start-{uuid.uuid4().hex}"
         self.ac = as_completed()
@@ -209,8 +220,9 @@ class Scanner:
         workers = max(1, len(self.gpu_workers), len(self._workers()))
         return max(1, min(self.pack, math.ceil(left / workers)))
 
-    def queue(self, entry: Entry, sha: str) -> None:
-        self.buffer.append((Member(entry.id, entry.path, sha), entry.data))
+    def queue(self, entry: Entry, known_sha: str) -> None:
+        d = entry.desc
+        self.buffer.append((Member(entry.id, entry.path, d.size, d.mtime_ns), d, known_sha))
         if len(self.buffer) >= self.pack_now():
             self.flush()
 
@@ -218,9 +230,9 @@ class Scanner:
         if not self.buffer:
             return
         token = f"ssdnet-fit-{uuid.uuid4().hex}"
-        members = [m for m, _ in self.buffer]
-        items = [(m.entry_id, data) for m, data in self.buffer]
-        fut = self.client.submit(fit_images, token, self.topic, items, self.cfg, self.opts.map_dtype,
+        members = [m for m, _, _ in self.buffer]
+        items = [(m.entry_id, d, known) for m, d, known in self.buffer]
+        fut = self.client.submit(fit_images, token, self.topic, items, self.cfg, self.opts.map_dtype, self.incoming,
                                  key=token, pure=False, resources=self.resources)
         self.pending[token] = Pending(members, fut)
         self.in_flight += len(members)
@@ -250,13 +262,13 @@ class Scanner:
                     ready.extend(self._take(entry))
                 if exhausted and not self.pending and not ready:
                     break
+                if not ready and self.pending:
+                    self._wait(last_report)
                 if self.ac.has_ready():
                     ready.extend(self._collect(self.ac.next_batch(block=False)))
                 ready.extend(self._overdue())
                 self._stage(ready, final=exhausted and not self.pending)
-                if not ready and self.pending:
-                    time.sleep(POLL_S)
-                if self.on_progress and time.monotonic() - last_report > 0.5:
+                if self.on_progress and time.monotonic() - last_report > REPORT_S:
                     self.tally.in_flight, self.tally.mapped = self.in_flight, sum(self.mapped.values())
                     self.on_progress(self.tally, exhausted)
                     last_report = time.monotonic()
@@ -270,25 +282,47 @@ class Scanner:
             self.on_progress(self.tally, True)
         return self.tally
 
+    def _wait(self, last_report: float) -> None:
+        """Block until a fit ends (as_completed's own condition, notified as it queues a finished
+        future: checked under its lock, so none is missed) or the next thing falls due: a progress
+        line, the write of rows held back, a --timeout. No polling: with none of those, it waits
+        for the next result however long that takes."""
+        due = [last_report + REPORT_S] if self.on_progress else []
+        if self.staged:
+            due.append(self.staged_since + self.opts.write_every)
+        if self.opts.timeout:
+            # A fit that starts during the wait falls due no sooner than one timeout from now.
+            due.append(time.monotonic() + self.opts.timeout)
+            due += [began + self.opts.timeout * len(self.pending[token].members) * self.cfg.ensemble
+                    for token, (began, _, _) in list(self.started.items()) if token in self.pending]
+        timeout = max(0.0, min(due) - time.monotonic()) if due else None
+        with self.ac.thread_condition:
+            if not self.ac.has_ready():
+                self.ac.thread_condition.wait(timeout)
+
     def _take(self, entry: Entry | Skipped) -> list[dict[str, Any]]:
         if isinstance(entry, Skipped):
             self.tally.skip(entry)  # not an image: not seen, so progress counts images only
             return []
         self.tally.seen += 1
-        if entry.data is None:
-            return [self._failed(entry.id, entry.path, "", entry.error)]
-        sha = hashlib.sha256(entry.data).hexdigest()
-        if self.writer.done(entry.id, sha):
+        if entry.id in self.known_before:
+            self.seen_known.add(entry.id)
+        if entry.desc is None:
+            return [self._failed(Member(entry.id, entry.path, -1, -1), entry.error)]
+        d = entry.desc
+        # Unread: the stat (or member header) the store recorded says nothing changed.
+        if not self.opts.verify and self.writer.unchanged(entry.id, d.size, d.mtime_ns):
             self.tally.skipped += 1
             return []
-        self.queue(entry, sha)
+        self.queue(entry, self.writer.ok_sha(entry.id))
         return []
 
-    def _failed(self, image_id: str, path: str, sha: str, error: str, shape: Iterable[int] | None = None,
+    def _failed(self, m: Member, error: str, shape: Iterable[int] | None = None,
                 worker: str = "", seconds: float = float("nan")) -> dict[str, Any]:
         h, w = shape or (0, 0)
-        return {"id": image_id, "path": path, "sha256": sha, "status": "failed", "error": error,
-                "height": h, "width": w, "worker": worker, "seconds": seconds, "finished_at": now_ns()}
+        return {"id": m.entry_id, "path": m.path, "sha256": "", "status": "failed", "error": error,
+                "height": h, "width": w, "worker": worker, "seconds": seconds, "finished_at": now_ns(),
+                "size_bytes": m.size, "mtime_ns": m.mtime_ns}
 
     def _collect(self, futures: list[Any]) -> list[dict[str, Any]]:
         out = []
@@ -300,7 +334,7 @@ class Scanner:
             shape = start[2] if start else None
             if fut.status == "finished":
                 for m, rec in zip(p.members, fut.result()):
-                    rec.update(path=m.path, sha256=m.sha256)
+                    rec.update(path=m.path, size_bytes=m.size, mtime_ns=m.mtime_ns)
                     out.append(rec)
             else:
                 if fut.status == "error" and isinstance(fut.exception(), KilledWorker):
@@ -310,7 +344,7 @@ class Scanner:
                 else:
                     reason = "task failed: " + (repr(fut.exception()) if fut.status == "error" else
                                                 f"task {fut.status}")
-                out += [self._failed(m.entry_id, m.path, m.sha256, reason, shape) for m in p.members]
+                out += [self._failed(m, reason, shape) for m in p.members]
             fut.release()
         return out
 
@@ -329,7 +363,7 @@ class Scanner:
             del self.started[token]
             p.future.cancel()
             for m in p.members:
-                out.append(self._failed(m.entry_id, m.path, m.sha256, f"timed out after {self.opts.timeout:g} s"
+                out.append(self._failed(m, f"timed out after {self.opts.timeout:g} s"
                                         + (f" per image ({len(p.members)} packed)" if len(p.members) > 1 else ""),
                                         shape, worker, now - began))
             log.warning("%s: timed out after %g s on %s; restarting that worker",
@@ -362,7 +396,9 @@ class Scanner:
 
     def _count(self, records: list[dict[str, Any]]) -> None:
         for rec in records:
-            if rec["status"] == "ok":
+            if rec["status"] == "unchanged":
+                self.tally.skipped += 1  # read and hashed, the same bytes: not fitted
+            elif rec["status"] == "ok":
                 self.tally.ok += 1
             else:
                 self.tally.failed += 1
@@ -379,6 +415,53 @@ def _count_in_background(tally: Tally, srcs: list, opts: ScanOptions) -> threadi
     thread = threading.Thread(target=count, name="ssdnet-count", daemon=True)
     thread.start()
     return thread
+
+
+def gone_rows(writer: StoreWriter, scanner: Scanner, srcs: list[Source], opts: ScanOptions) -> list[str]:
+    """The store's rows that this whole pass did not meet: their image is no longer in a source
+    scanned now. Only rows of these sources count (a store may hold other sources' rows), only
+    those --include/--exclude would scan, and none of a source that could not be read to its end
+    (damage hides what comes after it: those images are not known to be gone)."""
+    names = {s.name for s in srcs}
+    damaged = {s.name for s in srcs if os.path.basename(os.path.abspath(s.location)) in scanner.tally.errors}
+    # A damaged source's own row has its file's name as id (archive._damaged), with no '/'.
+    file_ids = {os.path.basename(os.path.abspath(s.location)): s.name for s in srcs}
+    gone = []
+    for image_id in scanner.known_before:
+        if image_id in scanner.seen_known or image_id not in writer.known:
+            continue
+        source, _, rel = image_id.partition("/")
+        if not rel:
+            if image_id in file_ids and file_ids[image_id] not in damaged:
+                gone.append(image_id)  # its source reads to its end now
+            continue
+        if source not in names or source in damaged:
+            continue
+        if opts.include and not any(fnmatch.fnmatch(rel, g) for g in opts.include):
+            continue
+        if not any(fnmatch.fnmatch(rel, g) for g in opts.exclude):
+            gone.append(image_id)
+    return sorted(gone)
+
+
+def map_writers(client: Client, store: str, writer: StoreWriter, opts: ScanOptions) -> str:
+    """This scan's folder for the chunks the workers write, or '' where maps travel to the client:
+    asked, or the store is not reachable from every worker (said in the log and the store's
+    ``map_writes`` attribute)."""
+    folder = ""
+    if opts.map_writes == "auto":
+        folder = new_scan_folder(store)
+        unreachable = unreachable_workers(client, folder)
+        if unreachable:
+            log.warning("store %s is not reachable from %d worker(s) (%s): maps travel to the client, "
+                        "which writes them", store, len(unreachable), ", ".join(unreachable[:3]))
+            remove_incoming(store)
+            folder = ""
+    mode = "workers" if folder else "client"
+    log.info("map writes: %s", "workers write their chunks, the client renames them into place" if folder
+             else "the client writes every map")
+    writer.root.attrs["map_writes"] = mode
+    return folder
 
 
 def summary(store: str, tally: Tally, dashboard: str = "", pack: int = 1, gpu_workers: int = 0) -> dict[str, Any]:
@@ -404,19 +487,47 @@ def _naming(store: str) -> Iterator[None]:
         raise
 
 
+@options_signature
 def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | os.PathLike,
          client: Client | None = None, on_progress: Callable[[Tally, bool], None] | None = None,
          on_client: Callable[[Client], None] | None = None, **options: Any) -> dict[str, Any]:
     """Scan ``sources`` into ``store`` and return the summary.
 
-    ``options`` are Config fields (``preset="fast"``, ``steps=10``...) and ScanOptions fields
-    (``timeout``, ``include``, ``map_dtype``...). Without ``client`` a cluster is started from the
-    options and stopped at the end. Raises :class:`pipeline.exitcodes.Refused` for usage errors.
+    Parameters
+    ----------
+    sources : str, os.PathLike or iterable of them
+        Directories, globs, .tar/.tar.gz/.zip archives or .txt lists of paths.
+    store : str or os.PathLike
+        The Zarr store, created or resumed (only new, changed and failed images are fitted).
+    client : distributed.Client, optional
+        The cluster to scan on; without it one is started from the options and stopped at the end.
+    on_progress : callable, optional
+        Called as ``on_progress(tally, exhausted)`` while the scan runs.
+    on_client : callable, optional
+        Called with the client once it is connected.
+
+    Returns
+    -------
+    dict
+        The summary: ``ok``, ``failed``, ``skipped``, ``flagged``, ``errors``...
+
+    Raises
+    ------
+    pipeline.scanoptions.OptionsError
+        A bad option (a :class:`pipeline.exitcodes.Refused` and a :class:`ssdnet.ConfigError`).
+    pipeline.exitcodes.Refused
+        A store or source the scan will not use.
+
+    Notes
+    -----
+    The other keywords are the method's fields (:class:`ssdnet.Config`: ``preset="fast"``,
+    ``steps=10``...) and the scan options; precedence: preset < ``SSDNET_<FIELD>`` < keywords.
     """
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
-    cfg_values, scan_values = split_options(options)
-    cfg, opts = resolve_all(cfg_values, scan_values)
+    resolved = resolve_options(("", options))
+    cfg, opts = resolved.config, resolved.scan
+    log.info("options given: %s", resolved.provenance())
     srcs = describe_all([os.fspath(s) for s in sources])
     store = os.fspath(store)
     with _naming(store), store_lock(store):
@@ -443,7 +554,8 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                          [s.location for s in srcs], store, client.scheduler.address, client.dashboard_link,
                          len(devices), len(gpu_workers))
                 scanner = Scanner(client, writer, cfg, opts, on_progress, gpu_workers,
-                                  gpu_resources(client, own_gpus) if gpu_workers else None)
+                                  gpu_resources(client, own_gpus) if gpu_workers else None,
+                                  map_writers(client, store, writer, opts))
                 counting = _count_in_background(scanner.tally, srcs, opts)
                 if scanner.pack > 1:
                     counting.join(timeout=5)  # a small archive's tail is sized from the start
@@ -454,7 +566,18 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                     # run() has written every finished row; say what was done, then stop.
                     interrupted, tally = True, scanner.tally
                 result = summary(store, tally, client.dashboard_link, scanner.pack, len(gpu_workers))
+                result["map_writes"] = "workers" if scanner.incoming else "client"
+                if not interrupted:
+                    gone = gone_rows(writer, scanner, srcs, opts)
+                    if gone:
+                        log.info("gone: %d row(s) whose source image is no longer there%s: %s", len(gone),
+                                 " (pruned)" if opts.prune else " (--prune drops them)", ", ".join(gone))
+                    if opts.prune:
+                        writer.remove(gone)
+                    result.update(gone=len(gone), gone_examples=gone[:SKIPPED_EXAMPLES],
+                                  pruned=len(gone) if opts.prune else 0)
         finally:
+            remove_incoming(store)  # chunks of cancelled fits, never placed
             writer.close()
         if interrupted:
             log.info("interrupted: %s", result)

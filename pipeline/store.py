@@ -20,9 +20,12 @@ import zarr
 import ssdnet
 
 from pipeline.exitcodes import Refused
+from pipeline.chunks import INCOMING, place
 from pipeline.integrity import MAP_CRC, NO_CRC, chunk_file, damaged_metadata, map_checksum
-from pipeline.layout import (ADDED_VARS, FAILED, INDEX_VARS, INT_VARS, STATUS, STR_VARS,  # noqa: F401
-                             TIME_ATTRS, TIME_VAR, group_name, index_chunk, quiet_zarr, store_attrs, thumb_shape)
+from pipeline.layout import (ADDED_VARS, BROWSE, FAILED, INDEX_VARS, INT_VARS, NO_STAT,  # noqa: F401
+                             STAT_VARS, STATUS, STR_VARS, TIME_VAR, VAR_ATTRS, bound_config, browse_factor,
+                             browse_spec, downsample, group_name, index_chunk, map_spec, ome_attrs, quiet_zarr,
+                             store_attrs, thumb_shape, thumb_spec)
 from pipeline.lock import LOCK_NAME
 
 @dataclass
@@ -31,6 +34,8 @@ class Row:
     row: int
     sha256: str
     status: str
+    size: int = NO_STAT
+    mtime_ns: int = NO_STAT
 
 
 def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
@@ -40,11 +45,12 @@ def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
         kind = {"dtype": "int64", "fill_value": 0}
     elif name == MAP_CRC:
         kind = {"dtype": "int64", "fill_value": NO_CRC}
+    elif name in STAT_VARS:
+        kind = {"dtype": "int64", "fill_value": NO_STAT}
     else:
         kind = {"dtype": "float64", "fill_value": float("nan")}
-    attrs = TIME_ATTRS if name == TIME_VAR else {}
     return group.create_array(name, shape=(rows,), chunks=(index_chunk(name),), dimension_names=["image"],
-                              attributes=attrs, **kind)
+                              attributes=VAR_ATTRS.get(name, {}), **kind)
 
 
 def check_binding(attrs: dict[str, Any], cfg: ssdnet.Config, map_dtype: str, store: str) -> None:
@@ -54,7 +60,7 @@ def check_binding(attrs: dict[str, Any], cfg: ssdnet.Config, map_dtype: str, sto
     # The preset is a name for the values of the other fields, all of which are compared: a store
     # scanned as `paper` before `fused` took over its values continues under `fused`.
     method = {k: v for k, v in cfg.method_dict().items() if k != "preset"}
-    bound = {k: v for k, v in ssdnet.complete_record(json.loads(attrs["config"])).items() if k in method}
+    bound = {k: v for k, v in ssdnet.complete_record(bound_config(attrs)).items() if k in method}
     unknown = sorted(k for k in method if k not in bound)
     if unknown:
         # No flag can match a setting the store never recorded, so "use the store's settings" cannot help.
@@ -79,7 +85,8 @@ class StoreWriter:
         p = Path(path)
         if p.exists() and not p.is_dir():
             raise Refused(f"store {path} exists and is not a directory")
-        stray = [c.name for c in p.iterdir() if c.name not in (LOCK_NAME, "zarr.json")] if p.exists() else []
+        stray = ([c.name for c in p.iterdir() if c.name not in ("zarr.json", INCOMING) and not c.name.startswith(LOCK_NAME)]
+                 if p.exists() else [])
         fresh = not (p / "zarr.json").exists()
         if fresh and stray:
             raise Refused(f"{path} is a non-empty directory, not an ssdnet store")
@@ -94,7 +101,8 @@ class StoreWriter:
             # Opened without consolidated metadata, whose copy of the shapes goes stale as we write.
             self.root = zarr.open_group(self.path, mode="a", zarr_format=3, use_consolidated=False)
         if fresh:
-            self.root.attrs.update({"config": cfg.to_json(), "ssdnet_version": ssdnet.__version__,
+            # The config as nested attributes (data a reader can index), not a JSON string.
+            self.root.attrs.update({"config": json.loads(cfg.to_json()), "ssdnet_version": ssdnet.__version__,
                                     "feature_extractor": cfg.features, "seed": cfg.seed,
                                     "map_dtype": map_dtype})
         else:
@@ -109,6 +117,8 @@ class StoreWriter:
         with quiet_zarr():
             for name in sorted(self.root.group_keys()):
                 self.arrays[name] = dict(self.root[name].arrays())
+                if "anomaly_map" in self.arrays[name] and "browse" in self.root[name]:
+                    self.arrays[name][BROWSE] = self.root[name][BROWSE]
                 self._add_missing(name)
                 self._repair(name)
                 self._load(name)
@@ -120,9 +130,10 @@ class StoreWriter:
     def _load(self, group: str) -> None:
         a = self.arrays[group]
         ids, shas, status = a["image"][:], a["sha256"][:], a[STATUS][:]
+        sizes, mtimes = a["size_bytes"][:], a["mtime_ns"][:]
         for i in range(self.used[group]):
             if ids[i]:
-                self.known[str(ids[i])] = Row(group, i, str(shas[i]), str(status[i]))
+                self.known[str(ids[i])] = Row(group, i, str(shas[i]), str(status[i]), int(sizes[i]), int(mtimes[i]))
 
     def _add_missing(self, group: str) -> None:
         """Give a group written by an earlier version the index variables it lacks (ADDED_VARS):
@@ -132,6 +143,11 @@ class StoreWriter:
         for var in ADDED_VARS:
             if var not in arrays:
                 arrays[var] = _index_array(self.root[group], var, rows)
+        if "anomaly_map" in arrays and BROWSE not in arrays:
+            # A group from before the browse level: it gets one, and earlier rows stay NaN there
+            # until rescanned (filling them would read every map of the store).
+            height, width = arrays["anomaly_map"].shape[1:]
+            self._browse_level(self.root[group], arrays, height, width, rows)
 
     def _repair(self, group: str) -> None:
         """Undo what a killed writer can leave: arrays resized to different lengths (a growth
@@ -155,14 +171,41 @@ class StoreWriter:
         for i in sorted(drop, reverse=True):
             self._swap_remove(group, i)
 
-    def done(self, image_id: str, sha256: str) -> bool:
-        """Whether the store holds this image's result already: an ok row of the same bytes
-        whose map chunk is there (a cheap check: a row whose map was lost is refitted)."""
+    def ok_sha(self, image_id: str) -> str:
+        """The sha256 of this image's result, where the store holds one: an ok row whose map chunk
+        is there (a cheap check: a row whose map was lost is refitted); '' where it holds none."""
         row = self.known.get(image_id)
-        if row is None or row.status != "ok" or row.sha256 != sha256:
-            return False
+        if row is None or row.status != "ok":
+            return ""
         maps = self.arrays[row.group].get("anomaly_map")
-        return maps is None or chunk_file(self.path, row.group, "anomaly_map", row.row, maps.ndim).exists()
+        intact = maps is None or chunk_file(self.path, row.group, "anomaly_map", row.row, maps.ndim).exists()
+        return row.sha256 if intact else ""
+
+    def unchanged(self, image_id: str, size: int, mtime_ns: int) -> bool:
+        """Whether the source's (size, mtime) are the ones its ok row recorded: then it is
+        skipped without being read. Unknown values (-1) never match."""
+        row = self.known.get(image_id)
+        if row is None or NO_STAT in (size, mtime_ns) or (row.size, row.mtime_ns) != (size, mtime_ns):
+            return False
+        return bool(self.ok_sha(image_id))
+
+    def touch(self, records: list[dict[str, Any]]) -> None:
+        """Record the new (size, mtime) of ok rows whose bytes were read and found the same (a
+        touched file, an old store's first rescan): nothing else of the row changes. A crash
+        half way leaves a pair that does not match, which only means reading the image again."""
+        for rec in records:
+            row = self.known[rec["id"]]
+            a = self.arrays[row.group]
+            a["size_bytes"][row.row] = rec["size_bytes"]
+            a["mtime_ns"][row.row] = rec["mtime_ns"]
+            row.size, row.mtime_ns = rec["size_bytes"], rec["mtime_ns"]
+
+    def remove(self, image_ids: list[str]) -> None:
+        """Drop these rows (--prune: their sources are gone)."""
+        for image_id in image_ids:
+            row = self.known.pop(image_id, None)
+            if row is not None:
+                self._swap_remove(row.group, row.row)
 
     # --- layout
     def _group(self, name: str, height: int, width: int) -> dict[str, zarr.Array]:
@@ -171,17 +214,30 @@ class StoreWriter:
         g = self.root.create_group(name)
         arrays = {v: _index_array(g, v) for v in INDEX_VARS}
         if name != FAILED:
-            ty, tx = thumb_shape(height, width)
             # One chunk per image: each map is written whole, never a partial chunk or shard.
-            arrays["anomaly_map"] = g.create_array(
-                "anomaly_map", shape=(0, height, width), chunks=(1, height, width), dtype=self.map_dtype,
-                fill_value=float("nan"), dimension_names=["image", "y", "x"])
-            arrays["thumbnail"] = g.create_array(
-                "thumbnail", shape=(0, ty, tx, 3), chunks=(1, ty, tx, 3), dtype="uint8", fill_value=0,
-                dimension_names=["image", "ty", "tx", "channel"])
+            for var, spec in (("anomaly_map", map_spec(height, width, self.map_dtype)),
+                              ("thumbnail", thumb_spec(height, width))):
+                arrays[var] = g.create_array(var, shape=(0, *spec["chunks"][1:]), attributes=VAR_ATTRS[var],
+                                             **spec)
+            self._browse_level(g, arrays, height, width, 0)
+        else:
+            g.attrs.update({"long_name": "images that failed before their size was known",
+                            "description": "one row per image that could not be decoded"})
         self.arrays[name] = arrays
         self.used[name] = 0
         return arrays
+
+    @staticmethod
+    def _browse_level(g: zarr.Group, arrays: dict[str, zarr.Array], height: int, width: int, rows: int) -> None:
+        """The maps at a lower resolution and the OME-Zarr multiscales over both levels."""
+        factor = browse_factor(height, width)
+        spec = browse_spec(height, width)
+        arrays[BROWSE] = g.create_array(
+            BROWSE, shape=(rows, *spec["chunks"][1:]), **spec,
+            attributes={**VAR_ATTRS["anomaly_map"],
+                        "description": f"anomaly_map in means of {factor} x {factor} pixel blocks, for browsing"})
+        g.attrs.update({"ome": ome_attrs(height, width), "long_name": f"images of {height} x {width} pixels",
+                        "description": "one row per image: its index values, anomaly map, browse level and thumbnail"})
 
     def _resize(self, group: str, n: int) -> None:
         todo = [a for a in self.arrays[group].values() if a.shape[0] != n]
@@ -216,7 +272,11 @@ class StoreWriter:
 
     # --- writing results
     def write(self, records: list[dict[str, Any]]) -> None:
-        """Write finished records (one per image); each is done once its status is written."""
+        """Write finished records (one per image); each is done once its status is written.
+        A record whose status is ``unchanged`` (read, and the same bytes as its ok row) only
+        updates that row's size and mtime."""
+        self.touch([rec for rec in records if rec[STATUS] == "unchanged"])
+        records = [rec for rec in records if rec[STATUS] != "unchanged"]
         by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for rec in records:
             name = group_name(rec["height"], rec["width"])
@@ -242,19 +302,35 @@ class StoreWriter:
                 n += 1
         self._reserve(name, n)
         if "anomaly_map" in a:
-            # One call per array: zarr writes the rows' chunks concurrently. A failed row gets the
-            # fill value (no chunk stored), never an older map.
+            # Chunks a worker wrote are renamed into place; the others written here, one call per
+            # array: zarr writes the rows' chunks concurrently. A failed row gets the fill value
+            # (no chunk stored), never an older map.
+            staged = [(row, rec) for row, rec in zip(rows, recs) if "map_file" in rec]
+            inline = [(row, rec) for row, rec in zip(rows, recs) if "map_file" not in rec]
+            for row, rec in staged:
+                place(rec["map_file"], chunk_file(self.path, name, "anomaly_map", row, 3))
+                place(rec["thumb_file"], chunk_file(self.path, name, "thumbnail", row, 4))
             maps, thumbs = a["anomaly_map"], a["thumbnail"]
-            _set_rows(maps, rows, [rec["map"] if "map" in rec else np.full(maps.shape[1:], np.nan, maps.dtype)
-                                   for rec in recs])
-            _set_rows(thumbs, rows, [rec["thumbnail"] if "thumbnail" in rec else np.zeros(thumbs.shape[1:], "uint8")
-                                     for rec in recs])
+            if BROWSE in a:
+                for row, rec in staged:
+                    place(rec.get("browse_file", ""), chunk_file(self.path, name, BROWSE, row, 3))
+            if inline:
+                rows_in = [r for r, _ in inline]
+                full = [rec["map"] if "map" in rec else np.full(maps.shape[1:], np.nan, maps.dtype)
+                        for _, rec in inline]
+                _set_rows(maps, rows_in, full)
+                if BROWSE in a:
+                    factor = browse_factor(*maps.shape[1:])
+                    _set_rows(a[BROWSE], rows_in, [downsample(m, factor) for m in full])
+                _set_rows(thumbs, rows_in,
+                          [rec["thumbnail"] if "thumbnail" in rec else np.zeros(thumbs.shape[1:], "uint8")
+                           for _, rec in inline])
         for rec in recs:
             if "map" in rec:
                 rec[MAP_CRC] = map_checksum(rec["map"], self.map_dtype)
 
         def put(var: str) -> None:
-            missing = "" if var in STR_VARS else NO_CRC if var == MAP_CRC else np.nan
+            missing = "" if var in STR_VARS else NO_CRC if var == MAP_CRC else NO_STAT if var in STAT_VARS else np.nan
             values = [rec["id"] if var == "image" else rec.get(var, missing) for rec in recs]
             _set_rows(a[var], rows, values)
 
@@ -262,7 +338,8 @@ class StoreWriter:
         put(STATUS)
         self.used[name] = n
         for rec, row in zip(recs, rows):
-            self.known[rec["id"]] = Row(name, row, rec.get("sha256", ""), rec[STATUS])
+            self.known[rec["id"]] = Row(name, row, rec.get("sha256", ""), rec[STATUS],
+                                        rec.get("size_bytes", NO_STAT), rec.get("mtime_ns", NO_STAT))
 
     def close(self) -> None:
         """Trim the free slots and consolidate: the store at rest has exactly one row per image."""

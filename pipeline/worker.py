@@ -1,7 +1,9 @@
 """What runs on a Dask worker: the per-image task and the plugin that sets torch's threads.
 
-Workers are pure compute: they get an image's bytes and return its map, thumbnail and scores.
-They never touch the sources or the store, so a cluster needs no shared filesystem.
+Workers get a descriptor of each image (:mod:`pipeline.reading`), read its bytes from the source
+themselves, hash them there, fit, and write its map and thumbnail chunks into the store's
+``.incoming`` folder (:mod:`pipeline.chunks`); they return only the index row. Where that folder
+is not reachable, the row carries the map and thumbnail to the client instead.
 """
 from __future__ import annotations
 
@@ -17,7 +19,10 @@ from PIL import Image
 
 import ssdnet
 from cluster.gpu import WORKERS_PER_JOB_ENV, device_for
-from pipeline.layout import thumb_shape
+from pipeline.chunks import stage
+from pipeline.integrity import MAP_CRC, map_checksum
+from pipeline.layout import browse_factor, browse_spec, downsample, map_spec, thumb_shape, thumb_spec
+from pipeline.reading import Descriptor, ReadError, read_and_hash
 from ssdnet.overlay import to_rgb8
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
@@ -144,13 +149,16 @@ def _failure(image_id: str, worker: str, shape: tuple[int, int], error: str, sec
             "error": error, "seconds": seconds, "finished_at": now_ns()}
 
 
-def fit_images(token: str, topic: str, items: list[tuple[str, bytes]], cfg: ssdnet.Config,
-               map_dtype: str) -> list[dict[str, Any]]:
-    """Decode, fit and summarise a few images, packed onto the device together.
+def fit_images(token: str, topic: str, items: list[tuple[str, Descriptor, str]], cfg: ssdnet.Config,
+               map_dtype: str, incoming: str = "") -> list[dict[str, Any]]:
+    """Read, hash, decode, fit and summarise a few images, packed onto the device together.
 
+    ``items``: (id, descriptor, sha256 of the store's ok row or ''). An image whose bytes hash to
+    its ok row's is not fitted: its row says ``unchanged`` (a touched file, ``--verify``).
     Any failure is a row, never an exception. When the packed fit fails (out of memory, say),
     each image is fitted alone, so one bad image costs only its own row. ``seconds`` of a
-    packed image is its share of the pack's time.
+    packed image is its share of the pack's time. Every row carries the sha256 of what was read.
+    ``incoming``: the store's folder for this scan's chunks, where this worker writes them.
     """
     start = time.perf_counter()
     try:
@@ -159,13 +167,49 @@ def fit_images(token: str, topic: str, items: list[tuple[str, bytes]], cfg: ssdn
         worker = ""
     rows: dict[str, dict[str, Any]] = {}
     images: dict[str, np.ndarray] = {}
-    for image_id, data in items:
+    shas: dict[str, str] = {}
+    for image_id, desc, known in items:
         try:
+            data, shas[image_id] = read_and_hash(desc)
+            if known and shas[image_id] == known:
+                rows[image_id] = {"id": image_id, "status": "unchanged", "worker": worker}
+                continue
             images[image_id] = ssdnet.load_image(data, cfg.max_pixels)
+        except ReadError as exc:
+            rows[image_id] = _failure(image_id, worker, (0, 0), exc.reason, time.perf_counter() - start)
         except ssdnet.ImageError as exc:
             rows[image_id] = _failure(image_id, worker, (0, 0), exc.reason, time.perf_counter() - start)
-    single = next(iter(images.values())).shape[:2] if len(items) == 1 and images else None
+    single = next(iter(images.values())).shape[:2] if len(images) == 1 else None
     _announce(topic, token, {"kind": "start", "shape": list(single) if single else None})
+    rows.update(_fit(token, topic, images, cfg, map_dtype, worker, start, len(items)))
+    # Checked on the worker itself: a worker that joined after the client's probe may not see it.
+    writes = bool(incoming) and os.path.isdir(incoming)
+    for image_id, row in rows.items():
+        row["sha256"] = shas.get(image_id, "")
+        if writes and "map" in row:
+            _stage_row(row, incoming, map_dtype)
+    return [rows[image_id] for image_id, _, _ in items]
+
+
+def _stage_row(row: dict[str, Any], incoming: str, map_dtype: str) -> None:
+    """Write the row's map and thumbnail chunks and name them in the row instead of carrying them.
+    Should the write fail (a full disk on the worker's side), the row carries them after all."""
+    try:
+        h, w = row["height"], row["width"]
+        map_file = stage(incoming, row["map"], map_spec(h, w, map_dtype))
+        thumb_file = stage(incoming, row["thumbnail"], thumb_spec(h, w))
+        browse_file = stage(incoming, downsample(row["map"], browse_factor(h, w)), browse_spec(h, w))
+    except OSError:
+        return
+    # finished_at after the chunks exist
+    row.update(map_file=map_file, thumb_file=thumb_file, browse_file=browse_file, finished_at=now_ns())
+    row[MAP_CRC] = map_checksum(row.pop("map"), map_dtype)
+    del row["thumbnail"]
+
+
+def _fit(token: str, topic: str, images: dict[str, np.ndarray], cfg: ssdnet.Config, map_dtype: str,
+         worker: str, start: float, count: int) -> dict[str, dict[str, Any]]:
+    """The rows of decoded images, fitted as one pack (or one by one, should the pack fail)."""
     made = 0
 
     def one_more(_index: int) -> None:
@@ -173,23 +217,23 @@ def fit_images(token: str, topic: str, items: list[tuple[str, bytes]], cfg: ssdn
         made += 1
         _announce(topic, token, {"kind": "map", "done": made})
 
-    if images:
-        ids = list(images)
-        began = time.perf_counter()
-        try:
-            maps, texture_shares = ssdnet.maps_and_shares([images[i] for i in ids], cfg, pack=len(ids),
-                                                          on_map=one_more if len(ids) > 1 else None)
-            each = (time.perf_counter() - began) / len(ids)
-            for i, m, texture_share in zip(ids, maps, texture_shares):
-                rows[i] = _record(i, worker, images[i], m, texture_share, map_dtype,
-                                  each + (began - start) / len(items))
-        except Exception as exc:  # noqa: BLE001 - one image's failure must not end the scan
-            if len(ids) == 1:
-                i = ids[0]
-                rows[i] = _failure(i, worker, images[i].shape[:2], f"fit failed: {type(exc).__name__}: {exc}",
-                                   time.perf_counter() - start)
-            else:
-                data = dict(items)
-                for i in ids:
-                    rows[i] = fit_images(token, "", [(i, data[i])], cfg, map_dtype)[0]
-    return [rows[image_id] for image_id, _ in items]
+    rows: dict[str, dict[str, Any]] = {}
+    if not images:
+        return rows
+    ids = list(images)
+    began = time.perf_counter()
+    try:
+        maps, texture_shares = ssdnet.maps_and_shares([images[i] for i in ids], cfg, pack=len(ids),
+                                                      on_map=one_more if len(ids) > 1 else None)
+        each = (time.perf_counter() - began) / len(ids)
+        for i, m, texture_share in zip(ids, maps, texture_shares):
+            rows[i] = _record(i, worker, images[i], m, texture_share, map_dtype, each + (began - start) / count)
+    except Exception as exc:  # noqa: BLE001 - one image's failure must not end the scan
+        if len(ids) == 1:
+            i = ids[0]
+            rows[i] = _failure(i, worker, images[i].shape[:2], f"fit failed: {type(exc).__name__}: {exc}",
+                               time.perf_counter() - start)
+        else:
+            for i in ids:
+                rows.update(_fit(token, "", {i: images[i]}, cfg, map_dtype, worker, time.perf_counter(), 1))
+    return rows

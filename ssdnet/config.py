@@ -8,10 +8,12 @@ arguments override both.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import logging
 import os
 from dataclasses import dataclass, field, fields
+from types import SimpleNamespace
 from typing import Any
 
 # Fields that never change a heatmap: where and how fast it ran, and what input is accepted.
@@ -250,22 +252,140 @@ def validate(cfg: Config) -> list[str]:
 
 log = logging.getLogger("ssdnet")
 _ENV_SAID: set[tuple[tuple[str, str], ...]] = set()
+ENV_PREFIX = "SSDNET_"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_KIND_WORDS = {"tuple[str, ...]": "a list of strings"}
 
 
-def _coerce(name: str, value: Any) -> Any:
-    kind = {f.name: f.type for f in fields(Config)}[name]
-    if isinstance(value, (list, tuple)) and kind == "str":
-        # A list field (scales, inpaint_blocks...) given as a sequence: its text form, "2,4".
+def coerce(name: str, value: Any, kind: str, text: bool = False) -> Any:
+    """``value`` of the setting ``name`` as its declared ``kind`` (the annotation: ``int``,
+    ``float``, ``str``, ``bool`` or ``tuple[str, ...]``), or ConfigError saying why not.
+
+    The one type check of every option (Config fields and the pipeline's scan options alike).
+    A value must have the type (an int passes as a float, a bool never as a number); with
+    ``text`` a string is parsed (environment variables, and :func:`resolve`'s arguments as
+    ever: ``steps="100"``; the pipeline's TOML and keywords are strict). A comma list field
+    (``scales``...) also takes a sequence of integers, stored as its text ``"2,4"``.
+    """
+    if text and isinstance(value, str):
+        try:
+            if kind == "bool" and value.strip().lower() in _TRUE + _FALSE:
+                return value.strip().lower() in _TRUE
+            if kind in ("int", "float"):
+                return {"int": int, "float": float}[kind](value)
+            if kind == "tuple[str, ...]":
+                return tuple(v for v in value.split(",") if v)
+        except ValueError:
+            pass
+    if kind == "str" and isinstance(value, (list, tuple)):
         try:
             return ",".join(str(int(v)) for v in value)
         except (TypeError, ValueError):
             raise ConfigError(f"{name} must be integers (got {list(value)!r})") from None
-    if not isinstance(value, str) or kind == "str":
-        return value
-    try:
-        return {"int": int, "float": float}[kind](value)
-    except ValueError:
-        raise ConfigError(f"{name} must be {kind} (got {value!r})") from None
+    ok = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
+          "tuple[str, ...]": (list, tuple)}[kind]
+    if isinstance(value, bool) and kind != "bool" or not isinstance(value, ok):
+        raise ConfigError(f"{name} must be {_KIND_WORDS.get(kind, kind)} (got {value!r})")
+    if kind == "tuple[str, ...]":
+        if not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} must be a list of strings (got {value!r})")
+        return tuple(value)
+    return float(value) if kind == "float" else value
+
+
+def unknown_option(name: str, known: list[str]) -> str:
+    """``unknown option 'stepz' (did you mean steps?)``."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"unknown option {name!r}" + (f" (did you mean {close[0]}?)" if close else "")
+
+
+def environment() -> dict[str, str]:
+    """The ``SSDNET_<FIELD>`` settings of this process (documented: README, "Presets"), said
+    once as a warning per distinct set, never silently."""
+    env = {n: os.environ[f"{ENV_PREFIX}{n.upper()}"] for n in field_names()
+           if f"{ENV_PREFIX}{n.upper()}" in os.environ}
+    said = tuple(sorted(env.items()))
+    if said and said not in _ENV_SAID:
+        _ENV_SAID.add(said)
+        log.warning("settings from the environment: %s",
+                    ", ".join(f"{ENV_PREFIX}{k.upper()}={v}" for k, v in said))
+    # A misspelt one (SSDNET_STEP) acts on nothing: say so rather than let it pass for a setting.
+    for var in sorted(os.environ):
+        name = var[len(ENV_PREFIX):].lower()
+        if var.startswith(ENV_PREFIX) and name not in env:
+            close = difflib.get_close_matches(name, field_names(), n=1, cutoff=0.8)
+            if close and ((var, "near"),) not in _ENV_SAID:
+                _ENV_SAID.add(((var, "near"),))
+                log.warning("%s is not a setting and changes nothing (did you mean %s%s?)",
+                            var, ENV_PREFIX, close[0].upper())
+    return env
+
+
+def _label(label: str, name: str) -> str:
+    return label.format(name=name, flag="--" + name.replace("_", "-"))
+
+
+def resolve_sourced(layers: list[tuple[str, dict[str, Any]]],
+                    under_env: dict[str, Any] | None = None) -> tuple[Config, dict[str, str]]:
+    """The Config of ``layers`` and where each field came from: preset < ``under_env`` (a
+    caller's defaults) < environment (``SSDNET_<FIELD>``) < each layer in turn.
+
+    A layer is ``(label, values)``; the label names the source in errors and provenance and
+    may hold ``{name}`` or ``{flag}`` (``--steps``). A bad value raises ConfigError as
+    ``<source>: <why>`` (no source for an empty label). ``None`` values mean "not given".
+    """
+    env = environment()
+    names = field_names()
+    kinds = {f.name: f.type for f in fields(Config)}
+    given: dict[str, tuple[str, Any]] = {}
+    for label, values in layers:
+        for key, value in values.items():
+            if value is None:
+                continue
+            if key not in kinds:
+                where = _label(label, key)
+                raise ConfigError(f"{where + ': ' if where else ''}{unknown_option(key, names)}")
+            given[key] = (label, value)
+
+    def checked(name: str, label: str, value: Any, text: bool = False) -> Any:
+        try:
+            return coerce(name, value, kinds[name], text)
+        except ConfigError as exc:
+            where = _label(label, name)
+            raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
+
+    if "preset" in given:
+        preset = checked("preset", *given["preset"])
+        preset_source = given["preset"][0]
+    else:
+        preset, preset_source = env.get("preset", DEFAULT_PRESET), f"{ENV_PREFIX}PRESET" if "preset" in env else ""
+    if preset not in PRESETS:
+        where = _label(preset_source, "preset")
+        raise ConfigError(f"{where + ': ' if where else ''}preset must be one of {', '.join(PRESETS)} "
+                          f"(got {preset!r})")
+    values: dict[str, Any] = dict(PRESETS[preset])
+    sources = {n: f"preset {preset}" if n in PRESETS[preset] else "default" for n in names}
+    for name, value in (under_env or {}).items():
+        values[name], sources[name] = value, "default"
+    for name, value in env.items():
+        values[name] = checked(name, f"{ENV_PREFIX}{name.upper()}={value}", value, text=True)
+        sources[name] = f"{ENV_PREFIX}{name.upper()}"
+    for name, (label, value) in given.items():
+        values[name] = checked(name, label, value, text=True)  # "100" from a script's own flags, as before
+        sources[name] = _label(label, name) or "argument"
+    values["preset"] = preset
+    sources["preset"] = _label(preset_source, "preset") or ("argument" if "preset" in given else "default")
+    problems = validate(SimpleNamespace(**{**{f.name: f.default for f in fields(Config)}, **values}))
+    if problems:
+        # Each problem starts with the field it is about: name that field's source.
+        said = []
+        for problem in problems:
+            name = problem.split(" ", 1)[0]
+            where = sources.get(name, "")
+            said.append(f"{where}: {problem}" if where not in ("", "default", "argument")
+                        and not where.startswith("preset ") else problem)
+        raise ConfigError("; ".join(said))
+    return Config(**values), sources
 
 
 def resolve(config: Config | dict | None = None, **overrides: Any) -> Config:
@@ -280,20 +400,4 @@ def resolve(config: Config | dict | None = None, **overrides: Any) -> Config:
     elif config:
         given.update(config)
     given.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = sorted(set(given) - set(field_names()))
-    if unknown:
-        raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
-    env = {n: os.environ[f"SSDNET_{n.upper()}"] for n in field_names() if f"SSDNET_{n.upper()}" in os.environ}
-    said = tuple(sorted(env.items()))
-    if said and said not in _ENV_SAID:
-        # Settings from the environment change every call: say so once, never silently.
-        _ENV_SAID.add(said)
-        log.warning("settings from the environment: %s", ", ".join(f"SSDNET_{k.upper()}={v}" for k, v in said))
-    preset = given.get("preset", env.get("preset", DEFAULT_PRESET))
-    if preset not in PRESETS:
-        raise ConfigError(f"preset must be one of {', '.join(PRESETS)} (got {preset!r})")
-    values: dict[str, Any] = dict(PRESETS[preset])
-    values.update({k: _coerce(k, v) for k, v in env.items()})
-    values.update({k: _coerce(k, v) for k, v in given.items()})
-    values["preset"] = preset
-    return Config(**values)
+    return resolve_sourced([("", given)])[0]

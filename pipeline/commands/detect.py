@@ -7,10 +7,10 @@ import click
 
 from pipeline import exitcodes
 from pipeline.detect import detect_files
-from pipeline.options import config_from, config_options
+from pipeline.options import MethodCommand, config_from, config_options
 
 
-@click.command("detect")
+@click.command("detect", cls=MethodCommand)
 @click.argument("images", nargs=-1, required=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input on stdout.")

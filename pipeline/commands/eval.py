@@ -6,7 +6,7 @@ import json
 import click
 
 from pipeline import exitcodes
-from pipeline.options import config_from, config_options
+from pipeline.options import MethodCommand, config_from, config_options
 from ssdnet.evaluation import METHODS, DatasetError, evaluate
 from ssdnet.imageio import ImageError
 
@@ -26,7 +26,7 @@ def render(result: dict) -> str:
     return "\n".join(lines)
 
 
-@click.command("eval")
+@click.command("eval", cls=MethodCommand)
 @click.argument("dataset", type=click.Path())
 @click.option("--method", type=click.Choice(METHODS), default="ssdnet", show_default=True,
               help="SSDnet or one of the classical baselines (those ignore the config flags).")

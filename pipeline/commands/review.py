@@ -37,6 +37,22 @@ def show_cmd(store: str, image_id: str, out: str) -> int:
     return 0
 
 
+@click.command("export")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@click.argument("image_ids", nargs=-1, required=True)
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="The folder to write into.")
+def export_cmd(store: str, image_ids: tuple[str, ...], out: str) -> int:
+    """Write each image's map (float32 TIFF and colours), overlay and source image at full size.
+
+    IMAGE_IDS may be unique tails of ids (img_05.png for arch/img_05.png)."""
+    from pipeline.full_size import export_images
+
+    for done in export_images(store, list(image_ids), out):
+        click.echo(f"{done.image_id}: {len(done.files)} files in {out}"
+                   + ("" if done.source == "source" else f" ({done.source})"))
+    return 0
+
+
 @click.command("index")
 @click.argument("store", type=click.Path(exists=True, file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv", show_default=True)

@@ -9,8 +9,9 @@ import click
 
 from pipeline import exitcodes
 from pipeline.clusteropts import cluster_config_options, pop_cluster_flags, scan_cluster
-from pipeline.options import config_options
+from pipeline.options import ScanCommand, config_options
 from pipeline.progress import PROGRESS_EVERY, ProgressLine, ProgressLog, human_summary
+from pipeline.verbosity import quiet
 
 
 def _setup_logging(log_file: str) -> None:
@@ -22,7 +23,7 @@ def _setup_logging(log_file: str) -> None:
         log.addHandler(handler)
 
 
-@click.command("scan")
+@click.command("scan", cls=ScanCommand)
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", "store", required=True, type=click.Path(), help="The Zarr store (created or resumed).")
 @click.option("--workers", type=int, default=None, help="Embedded cluster: worker processes "
@@ -48,6 +49,14 @@ def _setup_logging(log_file: str) -> None:
 @click.option("--threshold", type=float, default=None, help="Flag ok images whose score_p99 reaches this "
               "instead (absolute, in units of score_p99).")
 @click.option("--fail-on-anomaly", is_flag=True, default=None, help="Exit 4 when any image is flagged.")
+@click.option("--verify", is_flag=True, default=None, help="Read and hash every image: without it, an image "
+              "whose size and modification time are those its ok row recorded is skipped unread. "
+              "Refits only those whose bytes changed.")
+@click.option("--prune", is_flag=True, default=None, help="Drop the rows of images no longer in the sources "
+              "(reported as gone without it).")
+@click.option("--map-writes", type=click.Choice(["auto", "client"]), default=None,
+              help="Who writes the maps: auto, the workers where they reach the store (checked), else "
+              "the client; client: always the client (maps travel back) [auto].")
 @click.option("--json", "json_out", is_flag=True, default=None, help="Print the summary as one JSON object.")
 @click.option("--progress-every", type=float, default=None, help="When stderr is not a terminal (cron, batch "
               f"jobs) or with --json: seconds between progress lines on stderr (0: none) [{PROGRESS_EVERY:g}].")
@@ -57,7 +66,8 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
     """Fit every image of SOURCE (directory, glob, .tar/.tar.gz/.zip archive or .txt list of paths)
     on a Dask cluster and write maps, thumbnails and an index into the Zarr store STORE.
 
-    Rerunning resumes: only new, changed and failed images are fitted. By default the cluster is a
+    Rerunning resumes: only new, changed and failed images are fitted; an image whose size and
+    mtime are unchanged is not read (--verify reads and hashes all). By default the cluster is a
     LocalCluster on this machine, started and stopped here, one task slot per worker; --cluster /
     --cluster-config choose another (docs/CLUSTER.md). --threads (torch threads per fit) defaults
     to 1 in a scan. Exit 0: all ok; 3: some failed; 4: none failed but some flagged and
@@ -66,22 +76,20 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
     """
     from pipeline.flags import flag_line
     from pipeline.scanner import scan
-    from pipeline.scanoptions import read_toml, split_options
+    from pipeline.scanoptions import resolve_cli
 
     cluster_flags = pop_cluster_flags(kwargs)
-    cfg_values, scan_values = read_toml(config_file) if config_file else ({}, {})
-    given = {k: v for k, v in kwargs.items() if v is not None and v != ()}
-    if json_out:
-        given["json"] = True
-    flag_cfg, flag_scan = split_options(given, where="flags")
-    cfg_values.update(flag_cfg)
-    scan_values.update(flag_scan)
+    # The one options path: TOML under flags, every value checked, a bad one names its source.
+    resolved = resolve_cli({**kwargs, "config_file": config_file, "json_out": json_out}, scan=True)
+    cfg_values, scan_values = dict(resolved.given_config), dict(resolved.given_scan)
     _setup_logging(scan_values.get("log_file", ""))
     every = scan_values.get("progress_every", PROGRESS_EVERY)
     if sys.stderr.isatty() and not scan_values.get("json"):
         progress = ProgressLine()
     else:  # cron, batch jobs, --json: a whole line now and then, so a long scan never looks hung
         progress = ProgressLog(every) if every > 0 else None
+    if quiet():  # -q: errors only
+        progress = None
 
     def show_dashboard(client) -> None:
         if progress:

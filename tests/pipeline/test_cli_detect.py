@@ -90,4 +90,6 @@ def test_missing_vgg19_weights_is_a_usage_error(tmp_path, images):
 
 def test_help_exits_0():
     res = ssdnet_cli("detect", "--help")
+    assert res.returncode == 0 and "--help-all" in res.stdout and "--max-pixels" not in res.stdout
+    res = ssdnet_cli("detect", "--help-all")
     assert res.returncode == 0 and "--max-pixels" in res.stdout

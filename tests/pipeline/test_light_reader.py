@@ -55,7 +55,8 @@ def test_the_reading_commands_run_without_torch_or_dask(client, tmp_path):
     store = tmp_path / "s.zarr"
     pipeline.scan(tmp_path / "src", store, client=client, **FAST)
     for args in (["index", store], ["show", store, "src/img_001.png", "--out", tmp_path / "o.png"],
-                 ["review", store, "--out", tmp_path / "report"], ["verify", store]):
+                 ["review", store, "--out", tmp_path / "report"], ["verify", store],
+                 ["export", store, "img_001.png", "--out", tmp_path / "export"]):
         res = subprocess.run([sys.executable, "-c", CLI, *map(str, args)], cwd=ROOT, capture_output=True,
                              text=True, timeout=300)
         assert res.returncode == 0, (args[0], res.stderr[-2000:])
@@ -68,4 +69,4 @@ def test_the_packages_list_their_public_names_without_loading_them():
                           "print(dir(pipeline), 'connect' in dir(cluster), 'detect' in dir(ssdnet), "
                           "sorted(m for m in ('torch', 'dask', 'distributed', 'zarr') if m in sys.modules))"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert res.stdout.strip() == "['open_index', 'open_map', 'scan'] True True []", res.stderr
+    assert res.stdout.strip() == "['open_index', 'open_map', 'open_tree', 'scan'] True True []", res.stderr

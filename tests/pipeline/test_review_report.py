@@ -115,3 +115,40 @@ def test_show_writes_an_overlay_at_map_size_and_refuses_unknown_ids(scanned, tmp
     # The map says what it is and which settings made it, as data (not a JSON string).
     assert heat.attrs["image_id"] == ODD and heat.attrs["long_name"] == "anomaly score"
     assert heat.attrs["config"]["steps"] == FAST["steps"] and heat.attrs["config"]["preset"] == FAST["preset"]
+
+
+def test_export_writes_map_overlay_and_source_at_full_size(scanned, tmp_path, capsys):
+    import tarfile
+
+    from review_fixtures import copy_of
+    arch, store = copy_of(scanned, tmp_path)
+    out = tmp_path / "export"
+    assert run_cli(["export", store, "odd.png", "--out", out]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) == 4 and {f.rsplit("-", 1)[1] for f in files} == {"map.tif", "heat.png", "overlay.png", "source.png"}
+    heat = pipeline.open_map(store, ODD)
+    with Image.open(next(out.glob("*-map.tif"))) as im:
+        assert im.mode == "F" and np.array_equal(np.asarray(im), heat.values)
+    with Image.open(next(out.glob("*-source.png"))) as im, Image.open(arch.parent / ODD) as src:
+        assert np.array_equal(np.asarray(im), np.asarray(src.convert("RGB")))
+    with Image.open(next(out.glob("*-overlay.png"))) as im:
+        assert im.size == heat.shape[::-1]
+    # A changed source is not drawn on: the thumbnail stands in, and the output says why. (The
+    # copied store's row is pointed at the copied archive, which this test may change.)
+    import zarr
+    group = zarr.open_group(str(store / "48x48"), mode="a")
+    row = list(group["image"][:]).index(ODD)
+    group["path"][row] = str(arch / "odd.png")
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(arch / "odd.png")
+    capsys.readouterr()
+    assert run_cli(["export", store, ODD, "--out", tmp_path / "changed"]) == 0
+    assert "source changed since the scan" in capsys.readouterr().out
+    assert not list((tmp_path / "changed").glob("*-source.png"))
+    # Unknown ids refuse with one line, exit 2.
+    assert run_cli(["export", store, "nothing.png", "--out", tmp_path / "none"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    # A member of a tar archive is read back from the archive.
+    from pipeline.full_size import read_source
+    with tarfile.open(tmp_path / "a.tar", "w") as tf:
+        tf.add(arch.parent / ODD, arcname="x/odd.png")
+    assert read_source(f"{tmp_path / 'a.tar'}:x/odd.png") == (arch.parent / ODD).read_bytes()

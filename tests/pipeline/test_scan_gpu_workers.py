@@ -17,6 +17,7 @@ import pipeline
 from pipeline.exitcodes import Refused
 from pipeline.scanner import Scanner, Tally
 from pipeline.scanoptions import ScanOptions
+from pipeline.reading import Descriptor
 from pipeline.worker import fit_images, gpu_index
 
 from scan_fixtures import CFG, FAST, client, png_bytes, run_cli, scheduler_args, write_images  # noqa: F401
@@ -109,7 +110,7 @@ def test_a_packed_task_reports_each_map_as_it_is_made(client):
     topic = "test-pack-progress"
     client.subscribe_topic(topic, lambda event: events.append(event[1]))
     try:
-        items = [(f"img{i}.png", png_bytes(i, 32, 32)) for i in range(3)]
+        items = [(f"img{i}.png", Descriptor("bytes", f"img{i}.png", data=png_bytes(i, 32, 32)), "") for i in range(3)]
         rows = client.submit(fit_images, "tok", topic, items, CFG, "float32", pure=False).result()
         assert [r["status"] for r in rows] == ["ok"] * 3
         deadline = time.monotonic() + 10

@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 import pytest
+
+from pipeline.layout import bound_config
 import xarray as xr
 
 import pipeline
@@ -37,10 +39,10 @@ def test_every_source_kind_reads_back_equal_to_detect(client, tmp_path):
     assert set(index.status.values) == {"ok"} and set(index.error.values) == {""}
     assert index.texture_share.dtype == np.float64
     assert ((index.texture_share >= 0) & (index.texture_share <= 1)).all()
-    tree = xr.open_datatree(str(store), engine="zarr")
+    tree = pipeline.open_tree(store)
     assert sorted(tree.children) == ["48x48", "48x64", "64x48"]
     assert tree.attrs["seed"] == CFG.seed and tree.attrs["ssdnet_version"] == ssdnet.__version__
-    assert json.loads(tree.attrs["config"])["steps"] == 10
+    assert bound_config(tree.attrs)["steps"] == 10
     assert tree["48x64"].to_dataset().thumbnail.shape == (1, 48, 64, 3)
     sources = {"folder/a/img_002.png": (folder / "a" / "img_002.png").read_bytes(),
                "packed/three.png": members["three.png"], "zipped/z/one.png": png_bytes(12),
@@ -77,8 +79,8 @@ def test_rescan_fits_only_new_changed_and_failed(client, tmp_path):
     xr.testing.assert_identical(after[fits].sel(image=untouched), before[fits].sel(image=untouched))
     assert after.sel(image="batch/img_000.png").finished_at > before.sel(image="batch/img_000.png").finished_at
     assert set(after.status.values) == {"ok"} and after.sizes["image"] == 6
-    assert "failed" not in xr.open_datatree(str(store), engine="zarr").children or \
-        xr.open_datatree(str(store), engine="zarr")["failed"].to_dataset().sizes["image"] == 0
+    assert "failed" not in pipeline.open_tree(store).children or \
+        pipeline.open_tree(store)["failed"].to_dataset().sizes["image"] == 0
     np.testing.assert_array_equal(pipeline.open_map(store, "batch/broken.png").values, reference_map(png_bytes(61)))
 
 
@@ -104,7 +106,7 @@ def test_corrupt_files_are_failed_rows_and_exit_3(client, tmp_path, capsys):
     assert set(failed.status.values) == {"failed"} and all(failed.error.values)
     assert np.isnan(failed.texture_share.values).all()  # like every score of a failed row
     assert "empty" in str(failed.error.sel(image="mixed/empty.tif").values)
-    assert xr.open_datatree(str(store), engine="zarr")["failed"].to_dataset().sizes["image"] == 3
+    assert pipeline.open_tree(store)["failed"].to_dataset().sizes["image"] == 3
 
 
 def test_glob_source_and_float16_maps(client, tmp_path):

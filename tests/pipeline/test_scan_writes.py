@@ -85,7 +85,8 @@ def test_a_store_from_before_texture_share_reads_and_grows(tmp_path):
     # What an earlier version left: the same store without the variable (consolidated, at rest).
     with quiet_zarr():
         root = zarr.open_group(str(store), mode="a", zarr_format=3, use_consolidated=False)
-        del root["48x48"]["texture_share"]
+        for var in ("texture_share", "size_bytes", "mtime_ns"):
+            del root["48x48"][var]
         zarr.consolidate_metadata(str(store))
 
     index = pipeline.open_index(store)
@@ -93,7 +94,9 @@ def test_a_store_from_before_texture_share_reads_and_grows(tmp_path):
     assert np.isnan(index.texture_share.values).all()
 
     writer = StoreWriter(store, cfg)
-    assert writer.done("batch/img_000.png", f"{0:064x}")
+    assert writer.ok_sha("batch/img_000.png") == f"{0:064x}"
+    # No (size, mtime) recorded: never unchanged unread, so its first rescan reads and hashes it.
+    assert not writer.unchanged("batch/img_000.png", -1, -1)
     writer.write([_row(2, 0.25)])
     writer.close()
     index = pipeline.open_index(store)

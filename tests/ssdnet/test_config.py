@@ -108,3 +108,26 @@ def test_settings_from_the_environment_are_said(monkeypatch, caplog):
         resolve()  # said once per distinct environment, not on every call
     said = [r.getMessage() for r in caplog.records if "environment" in r.getMessage()]
     assert said == ["settings from the environment: SSDNET_STEPS=41"]
+
+
+def test_one_type_check_with_the_source_named(monkeypatch):
+    assert resolve(steps="100").steps == 100  # a script's own string flags, as ever
+    with pytest.raises(ConfigError, match="steps must be int \\(got True\\)"):
+        resolve(steps=True)
+    with pytest.raises(ConfigError, match="^size must be int"):
+        resolve(size=1.5)
+    monkeypatch.setenv("SSDNET_LR", "fast")
+    with pytest.raises(ConfigError, match="^SSDNET_LR=fast: lr must be float"):
+        resolve()
+
+
+def test_sources_name_where_each_value_came_from(monkeypatch):
+    from ssdnet.config import resolve_sourced
+
+    monkeypatch.setenv("SSDNET_WIDTH", "9")
+    cfg, sources = resolve_sourced([("config file f.toml", {"preset": "fast", "seed": 3}), ("{flag}", {"seed": 4})])
+    assert (cfg.width, cfg.seed, cfg.steps) == (9, 4, 60)
+    assert sources["width"] == "SSDNET_WIDTH" and sources["seed"] == "--seed"
+    assert sources["preset"] == "config file f.toml" and sources["steps"] == "preset fast"
+    with pytest.raises(ConfigError, match="^--steps: steps must be positive"):
+        resolve_sourced([("{flag}", {"steps": 0})])
