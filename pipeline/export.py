@@ -10,12 +10,16 @@ from typing import IO, Any
 import pandas as pd
 
 from pipeline.exitcodes import Refused
+from pipeline.flags import FLAG_SCORE
 
 FORMATS = ("csv", "json", "parquet")
 
 
-def index_table(store: str | os.PathLike, sort: str = "score_max", failed: bool = False) -> pd.DataFrame:
-    """Every image of ``store`` as a row, sorted by ``sort`` descending (NaN last, ties by id)."""
+def index_table(store: str | os.PathLike, sort: str = FLAG_SCORE, failed: bool = False,
+                since: str | None = None) -> pd.DataFrame:
+    """Every image of ``store`` as a row, sorted by ``sort`` descending (NaN last, ties by id).
+    ``since`` (LAST or an ISO time): only the rows finished since, with a ``change`` column
+    (added or changed; pipeline/scans.py)."""
     from pipeline.results import open_index
 
     if not os.path.exists(os.path.join(os.fspath(store), "zarr.json")):
@@ -25,6 +29,10 @@ def index_table(store: str | os.PathLike, sort: str = "score_max", failed: bool 
         raise Refused(f"unknown --sort {sort!r}; one of {', '.join(df.columns)}")
     if failed:
         df = df[df["status"] == "failed"]
+    if since is not None:
+        from pipeline.scans import new_rows
+
+        df = df.merge(new_rows(store, since), on="image", how="inner")
     # Two stable sorts: by id first so equal values keep a fixed order.
     df = df.sort_values("image", kind="stable")
     return df.sort_values(sort, ascending=False, kind="stable", na_position="last").reset_index(drop=True)

@@ -9,7 +9,7 @@ Failed and unfinished rows get NaN / False. Flags are recomputed over the whole 
 of every scan; the fit results (maps, scores) are never touched.
 
 Why the 99th percentile and not the maximum: chosen under the leave-one-set-out protocol
-(bench/leave_one_set_out.py, docs/RESULTS.md), it ranked images better in every fold; a single
+(bench/leave_one_set_out.py, docs/RESULTS.md) by all sets together and in six of seven folds; a single
 hot pixel moves the maximum, not the percentile.
 
 The z-score is taken on log(score): the default aggregation multiplies two error maps, so
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from pipeline.layout import INDEX_CHUNK, STATUS, quiet_zarr
+from pipeline.layout import STATUS, VAR_ATTRS, index_chunk, quiet_zarr
 
 Z_VAR = "anomaly_z"
 FLAG_VAR = "is_anomalous"
@@ -93,7 +93,8 @@ def _group_array(group: zarr.Group, name: str, n: int) -> zarr.Array:
             arr.resize((n,))
         return arr
     kind = {"dtype": "float64", "fill_value": float("nan")} if name == Z_VAR else {"dtype": "bool", "fill_value": False}
-    return group.create_array(name, shape=(n,), chunks=(INDEX_CHUNK,), dimension_names=["image"], **kind)
+    return group.create_array(name, shape=(n,), chunks=(index_chunk(name),), dimension_names=["image"],
+                              attributes=VAR_ATTRS[name], **kind)
 
 
 def flag_store(store: str | os.PathLike, z_cut: float = DEFAULT_Z, threshold: float = 0.0) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The review report's one HTML page: inline CSS and JS, pictures as relative PNG paths.
 
-Nothing is fetched: the full index travels as JSON inside the page (a browser refuses
-``fetch`` of a neighbouring file opened from disk), and a few lines of JS page and filter it.
+Nothing is fetched (a browser refuses ``fetch`` of a neighbouring file opened from disk): the
+table's rows are script files next to the page (pipeline/report_table.py, review_rows.py).
 """
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.flags import Rule
+from pipeline.flags import FLAG_SCORE, Rule
 from pipeline.histogram import histogram_svg
+from pipeline.report_table import JS, table_html
 from ssdnet.overlay import colormap
 
 FAILED_SHOWN = 200
@@ -46,40 +47,6 @@ details pre{background:#fff;border:1px solid #ddd;padding:8px;max-height:300px;o
 a{color:#1a56a8}
 """
 
-JS = """
-const DATA = JSON.parse(document.getElementById('index-data').textContent);
-const COLS = ['image','status','score_max','score_p99','anomaly_z','flagged','seconds','error'];
-const PAGE = 50; let page = 0, rows = DATA.rows;
-const $ = id => document.getElementById(id);
-function fmt(v){ if (v === null) return ''; if (typeof v === 'number') return Math.abs(v) >= 1e4 ||
-  (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : String(+v.toPrecision(4)); return String(v); }
-function apply(){
-  const q = $('q').value.toLowerCase(), st = $('status').value;
-  rows = DATA.rows.filter(r => (!q || r[0].toLowerCase().includes(q)) &&
-    (st === 'all' || (st === 'flagged' ? r[5] : r[1] === st)));
-  page = 0; draw();
-}
-function draw(){
-  const pages = Math.max(1, Math.ceil(rows.length / PAGE)); page = Math.min(page, pages - 1);
-  const body = $('rows'); body.textContent = '';
-  for (const r of rows.slice(page * PAGE, page * PAGE + PAGE)) {
-    const tr = document.createElement('tr'); if (r[5]) tr.className = 'flag';
-    r.slice(0, 8).forEach((v, i) => { const td = document.createElement('td');
-      if (i === 0 && r[8]) { const a = document.createElement('a'); a.href = '#detail-' + r[8];
-        a.textContent = v; td.appendChild(a); } else td.textContent = i === 5 ? (v ? 'yes' : '') : fmt(v);
-      if (typeof v === 'number') td.className = 'num'; tr.appendChild(td); });
-    body.appendChild(tr);
-  }
-  $('pageinfo').textContent = `${rows.length} rows, page ${page + 1} of ${pages}`;
-  $('prev').disabled = page === 0; $('next').disabled = page >= pages - 1;
-}
-$('q').addEventListener('input', apply); $('status').addEventListener('change', apply);
-$('prev').addEventListener('click', () => { page--; draw(); });
-$('next').addEventListener('click', () => { page++; draw(); });
-apply();
-"""
-
-
 def _num(v: Any) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "&ndash;"
@@ -95,7 +62,7 @@ def _cards(s: dict[str, Any]) -> str:
 def _facts(s: dict[str, Any]) -> str:
     facts = [("feature extractor", s["feature_extractor"]), ("ssdnet version", s["ssdnet_version"]),
              ("seed", s["seed"]), ("map dtype", s["map_dtype"]), ("flag rule", s["flag_rule"]),
-             ("flag cut-off (score_max)", s["flag_cut"]), ("fit time, total (s)", s["fit_seconds_total"]),
+             (f"flag cut-off ({s['flag_score']})", s["flag_cut"]), ("fit time, total (s)", s["fit_seconds_total"]),
              ("fit time, median per image (s)", s["fit_seconds_median"]),
              ("first / last finished (UTC)", f"{s['first_finished']} / {s['last_finished']}")]
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{_num(v)}</td></tr>" for k, v in facts)
@@ -112,7 +79,7 @@ def _gallery(gallery: list[dict[str, Any]]) -> str:
             f'<span class="id">{escape(g["id"])}</span>{badge}</div><div class="pair">'
             f'<img src="{escape(g["src"]["thumb"])}" alt="thumbnail" loading="lazy">'
             f'<img src="{escape(g["src"]["overlay"])}" alt="overlay" loading="lazy"></div>'
-            f'<div class="muted">score_max {_num(g["score_max"])} &middot; z {_num(g["z"])}</div></div>')
+            f'<div class="muted">{FLAG_SCORE} {_num(g[FLAG_SCORE])} &middot; z {_num(g["z"])}</div></div>')
     return f'<div class="gallery">{"".join(tiles)}</div>' if tiles else '<p class="muted">No ok images.</p>'
 
 
@@ -158,20 +125,11 @@ def _failed(failed: pd.DataFrame) -> str:
     return f"<table><tr><th>image</th><th>error</th></tr>{rows}</table>{more}"
 
 
-def _table(rows: list[list[Any]]) -> str:
-    data = json.dumps({"rows": rows}, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    heads = "".join(f"<th>{h}</th>" for h in ("image", "status", "score_max", "score_p99", "anomaly_z",
-                                              "flagged", "seconds", "error"))
-    return (f'<div class="controls"><input id="q" type="search" placeholder="filter by id" size="30">'
-            f'<select id="status"><option value="all">all</option><option value="ok">ok</option>'
-            f'<option value="failed">failed</option><option value="flagged">flagged</option></select>'
-            f'<button id="prev" type="button">&larr; previous</button><button id="next" type="button">next &rarr;'
-            f'</button><span id="pageinfo" class="muted"></span></div><table><thead><tr>{heads}</tr></thead>'
-            f'<tbody id="rows"></tbody></table><script type="application/json" id="index-data">{data}</script>')
-
-
 def render_page(store: str, summary: dict[str, Any], gallery: list[dict[str, Any]], failed: pd.DataFrame,
-                rows: list[list[Any]], scores: np.ndarray, rule: Rule, above: bool = False) -> str:
+                table: dict[str, Any], scores: np.ndarray, rule: Rule, above: bool = False,
+                score: str = FLAG_SCORE, since: str = "") -> str:
+    """The page; ``table`` says where its rows are (report_table.table_html), ``scores`` are the
+    ok images' ``score`` (the histogram's), ``since`` the "new since last scan" section's HTML."""
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     cut = rule.cut_score()
     note = ""
@@ -184,10 +142,11 @@ def render_page(store: str, summary: dict[str, Any], gallery: list[dict[str, Any
 <body><header><h1>ssdnet review</h1><p>{escape(store)} &middot; generated {stamp}</p></header><main>
 <section id="summary"><h2>Run</h2>{_cards(summary)}<p></p>{_facts(summary)}</section>
 <section id="histogram"><h2>Image scores over the archive</h2>{note}
-{histogram_svg(scores, cut, rule.scale == "log")}</section>
-<section id="gallery"><h2>Top {len(gallery)} by score_max</h2>{_gallery(gallery)}</section>
+{histogram_svg(scores, cut, rule.scale == "log", score)}</section>
+<section id="gallery"><h2>Top {len(gallery)} by {score}</h2>{_gallery(gallery)}</section>
 <section id="failed"><h2>Failed images ({summary["failed"]})</h2>{_failed(failed)}</section>
-<section id="index"><h2>Every image</h2>{_table(rows)}</section>
+{since}<section id="index"><h2>Every image</h2><p class="muted">Flagged first, then failed, then the
+other images by {score}.</p>{table_html(table)}</section>
 <section id="details"><h2>Details</h2>{_details(gallery)}</section>
 </main><script>{JS}</script></body></html>
 """

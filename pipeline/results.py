@@ -4,14 +4,13 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
 import xarray as xr
 import zarr
 
-from pipeline.flags import FLAG_VAR, Z_VAR
 from pipeline.ids import match_id
 from pipeline.integrity import lost_map, lost_map_message
-from pipeline.layout import ADDED_VARS, INDEX_VARS, bound_config, quiet_zarr
+from pipeline.indexread import read_index
+from pipeline.layout import bound_config, quiet_zarr
 
 
 def open_tree(store: str | os.PathLike) -> xr.DataTree:
@@ -36,51 +35,18 @@ def open_tree(store: str | os.PathLike) -> xr.DataTree:
 _open_tree = open_tree
 
 
-def _plain_strings(ds: xr.Dataset) -> xr.Dataset:
-    # Zarr hands back numpy StringDType; object arrays of str concatenate and sort everywhere.
-    return ds.map(lambda v: v.astype(object) if v.dtype.kind == "T" else v).assign_coords(
-        image=ds.indexes["image"].astype(object))
-
-
-def _with_flags(index: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
-    # A group that no finished scan has flagged yet (new in a killed scan) has no flag arrays.
-    n = index.sizes["image"]
-    z = ds[Z_VAR].values if Z_VAR in ds else np.full(n, np.nan)
-    flag = ds[FLAG_VAR].values if FLAG_VAR in ds else np.zeros(n, dtype=bool)
-    return index.assign({Z_VAR: ("image", z), FLAG_VAR: ("image", flag)})
-
-
 def open_index(store: str | os.PathLike, attempts: int = 5) -> xr.Dataset:
-    """The index over every image of every group (failed included), sorted by image id."""
+    """The index over every image of every group (failed included), sorted by image id.
+    Read fast with zarr (pipeline/indexread.py): path, sha256, worker and error load when used."""
     for attempt in range(attempts):
         try:
-            return _read_index(store)
+            return read_index(store)
         except ValueError:
             # A running scan doubling a group resizes its arrays one by one: read again.
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2)
     raise AssertionError("unreachable")
-
-
-def _read_index(store: str | os.PathLike) -> xr.Dataset:
-    tree = _open_tree(store)
-    parts = []
-    for node in tree.children.values():
-        ds = node.to_dataset()
-        if "image" not in ds.dims or any(v not in ds for v in INDEX_VARS if v not in ("image", *ADDED_VARS)):
-            continue  # a group a running scan is still creating
-        # A group written by an earlier version, not yet rescanned (a writer creates these before status).
-        ds = ds.assign({v: ("image", np.full(ds.sizes["image"], fill)) for v, fill in ADDED_VARS.items() if v not in ds})
-        parts.append(_with_flags(_plain_strings(ds[[v for v in INDEX_VARS if v != "image"]].load()), ds))
-    if not parts:
-        empty = {v: ("image", np.array([], dtype=str)) for v in INDEX_VARS if v != "image"}
-        empty.update({Z_VAR: ("image", np.array([], dtype=float)), FLAG_VAR: ("image", np.array([], dtype=bool))})
-        return xr.Dataset(empty, coords={"image": np.array([], dtype=str)})
-    index = xr.concat(parts, dim="image")
-    # A row a killed writer left unnamed or doubled is not an image (the next scan repairs it).
-    keep = (index.image != "").values & ~index.indexes["image"].duplicated()
-    return index.isel(image=keep).sortby("image")
 
 
 def open_map(store: str | os.PathLike, image_id: str) -> xr.DataArray:

@@ -42,6 +42,7 @@ from pipeline.flags import flag_store
 from pipeline.reading import Descriptor
 from pipeline.lock import store_lock
 from pipeline.scanoptions import ScanOptions, options_signature, resolve_options
+from pipeline.scans import record_scan_start
 from pipeline.store import StoreWriter
 from pipeline.worker import TorchThreads, fit_images, now_ns
 
@@ -531,6 +532,7 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
     store = os.fspath(store)
     with _naming(store), store_lock(store):
         writer = StoreWriter(store, cfg, opts.map_dtype)
+        record_scan_start(writer)  # "new since last scan" (pipeline/scans.py)
         try:
             with contextlib.ExitStack() as stack:
                 own_gpus = False

@@ -22,9 +22,9 @@ import ssdnet
 from pipeline.exitcodes import Refused
 from pipeline.chunks import INCOMING, place
 from pipeline.integrity import MAP_CRC, NO_CRC, chunk_file, damaged_metadata, map_checksum
-from pipeline.layout import (ADDED_VARS, BROWSE, FAILED, INDEX_CHUNK, INDEX_VARS, INT_VARS, NO_STAT,  # noqa: F401
+from pipeline.layout import (ADDED_VARS, BROWSE, FAILED, INDEX_VARS, INT_VARS, NO_STAT,  # noqa: F401
                              STAT_VARS, STATUS, STR_VARS, TIME_VAR, VAR_ATTRS, bound_config, browse_factor,
-                             browse_spec, downsample, group_name, map_spec, ome_attrs, quiet_zarr,
+                             browse_spec, downsample, group_name, index_chunk, map_spec, ome_attrs, quiet_zarr,
                              store_attrs, thumb_shape, thumb_spec)
 from pipeline.lock import LOCK_NAME
 
@@ -49,7 +49,7 @@ def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
         kind = {"dtype": "int64", "fill_value": NO_STAT}
     else:
         kind = {"dtype": "float64", "fill_value": float("nan")}
-    return group.create_array(name, shape=(rows,), chunks=(INDEX_CHUNK,), dimension_names=["image"],
+    return group.create_array(name, shape=(rows,), chunks=(index_chunk(name),), dimension_names=["image"],
                               attributes=VAR_ATTRS.get(name, {}), **kind)
 
 

@@ -9,9 +9,11 @@ import click
 @click.command("review")
 @click.argument("store", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Folder of the report.")
-@click.option("--top", type=int, default=24, show_default=True, help="Images pictured, highest score_max first.")
+# "score_p99" is pipeline.flags.FLAG_SCORE, written out: importing flags would load zarr at CLI start.
+@click.option("--top", type=int, default=24, show_default=True,
+              help="Images pictured, highest score_p99 (the flags' score) first.")
 @click.option("--threshold", type=float, default=None,
-              help="Mark this score_max (absolute) in the histogram instead of the scan's flag cut-off.")
+              help="Mark this score_p99 (absolute) in the histogram instead of the scan's flag cut-off.")
 def review_cmd(store: str, out: str, top: int, threshold: float | None) -> int:
     """Write OUT/index.html: an offline report of STORE (summary, histogram, top images, failures,
     every image in a paged table). Pictures are written once into OUT/img/ and reused."""
@@ -54,14 +56,18 @@ def export_cmd(store: str, image_ids: tuple[str, ...], out: str) -> int:
 @click.command("index")
 @click.argument("store", type=click.Path(exists=True, file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv", show_default=True)
-@click.option("--sort", default="score_max", show_default=True, help="Index variable to sort by, descending.")
+@click.option("--sort", default="score_p99", show_default=True,
+              help="Index variable to sort by, descending (default: the flags' score).")
 @click.option("--failed", is_flag=True, help="Only the failed images.")
+@click.option("--since", default=None, metavar="LAST|TIME",
+              help="Only what the last scan (LAST) or scans since TIME (ISO 8601, UTC without a zone) added, "
+                   "changed, flagged or failed; adds a change column (added or changed).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help="File to write [stdout].")
-def index_cmd(store: str, fmt: str, sort: str, failed: bool, out: str | None) -> int:
+def index_cmd(store: str, fmt: str, sort: str, failed: bool, since: str | None, out: str | None) -> int:
     """Export STORE's index, one row per image (flags included)."""
     from pipeline.export import index_table, write_table
 
     if fmt == "parquet" and not out:
         raise click.UsageError("--format parquet needs --out FILE (it is binary)")
-    write_table(index_table(store, sort, failed), fmt, out)
+    write_table(index_table(store, sort, failed, since), fmt, out)
     return 0

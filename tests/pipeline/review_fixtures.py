@@ -59,3 +59,19 @@ def copy_of(scanned, tmp_path: Path) -> tuple[Path, Path]:
 
 def last_json(out: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
+
+
+def read_rows(out: Path) -> dict[str, list]:
+    """The review table's rows as the page reads them: every ``rows-*/r-*.js`` file of ``out``
+    (one folder), each ``ssdnetRows(k, {column: [values]});``, joined in file order."""
+    folders = sorted(p for p in out.glob("rows-*") if p.is_dir())
+    assert len(folders) == 1, folders
+    cols: dict[str, list] = {}
+    for k, path in enumerate(sorted(folders[0].glob("r-*.js"))):
+        assert path.name == f"r-{k:05d}.js"
+        text = path.read_text(encoding="utf-8")
+        head = f"ssdnetRows({k},"
+        assert text.startswith(head) and text.endswith(");\n"), text[:80]
+        for name, values in json.loads(text[len(head):-3]).items():
+            cols.setdefault(name, []).extend(values)
+    return cols

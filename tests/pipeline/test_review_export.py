@@ -27,7 +27,7 @@ def test_csv_round_trips_with_open_index(scanned, tmp_path):
     back = pd.read_csv(out, parse_dates=["finished_at"], dtype={c: str for c in STRINGS}, keep_default_na=False,
                        na_values={c: ["", "NaN"] for c in ("score_max", "score_p99", "score_mean", "texture_share",
                                                            "seconds", "anomaly_z")})
-    scores = back["score_max"].to_numpy()
+    scores = back["score_p99"].to_numpy()  # the default sort: the flags' score
     assert back["image"].iloc[0] == ODD and np.all(np.diff(scores[np.isfinite(scores)]) <= 0)
     assert back["image"].iloc[-1] == BROKEN  # NaN sorts last
     expected = stored(store).set_index("image").loc[back["image"]].reset_index()

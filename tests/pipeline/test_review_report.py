@@ -10,9 +10,10 @@ import numpy as np
 from PIL import Image
 
 import pipeline
+from pipeline.flags import FLAG_SCORE
 from pipeline.review import write_report
 
-from review_fixtures import BROKEN, ODD, scanned  # noqa: F401
+from review_fixtures import BROKEN, ODD, read_rows, scanned  # noqa: F401
 from scan_fixtures import FAST, client, run_cli  # noqa: F401
 
 
@@ -54,7 +55,7 @@ def test_report_lists_top_k_in_score_order_with_pictures_written_once(scanned, t
     text = page.read_text(encoding="utf-8")
 
     index = pipeline.open_index(store).to_dataframe()
-    expected = list(index[index.status == "ok"].sort_values("score_max", ascending=False, kind="stable").index[:3])
+    expected = list(index[index.status == "ok"].sort_values(FLAG_SCORE, ascending=False, kind="stable").index[:3])
     shown = re.findall(r'<div class="detail" id="detail-(\d+)"><h3>#\d+ ([^<]+)', text)
     assert [int(rank) for rank, _ in shown] == [1, 2, 3]
     assert [image_id.strip() for _, image_id in shown] == expected and expected[0] == ODD
@@ -64,10 +65,14 @@ def test_report_lists_top_k_in_score_order_with_pictures_written_once(scanned, t
     # The flagged image is marked; the failed one is listed with its error.
     assert re.search(r'class="tile flag">.*?' + re.escape(ODD), text)
     assert re.search(re.escape(BROKEN) + r"</td><td>cannot decode", text)
-    # The histogram marks the scan's cut-off; every image is a row of the embedded table.
-    assert 'class="cut"' in text and "flag cut-off" in text
-    rows = json.loads(re.search(r'id="index-data">(.*?)</script>', text).group(1).replace("<\\/", "</"))["rows"]
-    assert sorted(r[0] for r in rows) == sorted(index.index)
+    # The histogram marks the scan's cut-off; every image is a row of the table's row files:
+    # the flagged image first, then the failed one, then the rest by FLAG_SCORE.
+    assert 'class="cut"' in text and "flag cut-off" in text and f"Top 3 by {FLAG_SCORE}" in text
+    rows = read_rows(out)
+    assert sorted(rows["image"]) == sorted(index.index) and rows["image"][:2] == [ODD, BROKEN]
+    assert rows["rank"][0] == 1 and rows["is_anomalous"][:2] == [1, 0] and rows["error"][1].startswith("cannot decode")
+    rest = [index.loc[i, FLAG_SCORE] for i in rows["image"][2:]]
+    assert rest == sorted(rest, reverse=True) and rows["score_p99"][2] == float(f"{rest[0]:.6g}")
 
     urls = local_targets(page)
     pictures = sorted(p for p in (out / "img").iterdir() if p.suffix == ".png")
