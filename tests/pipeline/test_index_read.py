@@ -3,7 +3,6 @@ store gives, string columns that load lazily, chunks per variable, and appends t
 only the chunks the new rows land in."""
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import xarray as xr
@@ -20,14 +19,17 @@ ROWS = 9000  # over two string chunks; the ok group is ROWS - ROWS // 1000 + 4 r
 
 
 def xarray_index(store) -> xr.Dataset:
-    """The index as xarray's zarr engine reads it (open_index's implementation before issue 29)."""
-    tree = xr.open_datatree(os.fspath(store), engine="zarr", chunks=None)
+    """The index as xarray's zarr engine reads it, group by group (open_index's implementation
+    before issue 29)."""
+    tree = pipeline.open_tree(store)
     parts = []
     for node in tree.children.values():
         ds = node.to_dataset()
         ds = ds[[v for v in INDEX_VARS if v != "image"] + [Z_VAR, FLAG_VAR]].load()
-        parts.append(ds.map(lambda v: v.astype(object) if v.dtype.kind == "T" else v).assign_coords(
-            image=ds.indexes["image"].astype(object)))
+        # The group's own attributes (its shape, OME-Zarr) describe the group, not the index.
+        ds = ds.map(lambda v: v.astype(object) if v.dtype.kind == "T" else v, keep_attrs=True)
+        parts.append(ds.assign_coords(image=("image", ds.indexes["image"].astype(object), ds["image"].attrs))
+                     .drop_attrs(deep=False))
     return xr.concat(parts, dim="image").sortby("image")
 
 
