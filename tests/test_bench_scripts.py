@@ -236,3 +236,22 @@ def test_large_images_scores_tiled_against_resized(tmp_path):
     resized, tiled = rows["resized"], rows["tiled (tile_above=128)"]
     assert resized["fits"] == 2 and tiled["fits"] == 2 * 9  # 160 px in 64 px tiles: 3 x 3 each
     assert all(0 <= r["pixel_auroc"] <= 1 and r["seconds_per_megapixel"] > 0 for r in (resized, tiled))
+
+
+def test_soak_scans_resumes_after_kills_and_loses_nothing(tmp_path):
+    # The soak's smallest run: a directory and a tar of the same images, then a worker and the
+    # client killed mid-scan (SIGKILL) and the scan resumed (docs/PERFORMANCE.md has the big runs).
+    n = 60
+    out = tmp_path / "soak.json"
+    res = subprocess.run([sys.executable, "bench/soak.py", "--n", str(n), "--tar", "--kill", "--work",
+                          str(tmp_path / "work"), "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    result = json.loads(out.read_text())
+    for kind in ("dir", "tar"):
+        run = result[kind]
+        assert (run["ok"], run["failed"], run["rescan_skipped"]) == (n, 0, n), run
+        assert run["client_cpu_s"] > 0 and run["client_peak_rss_mb"] > 0 and run["store_files"] > n
+    kill = result["kill"]
+    assert kill["all_ok_once"] and kill["finished_rows_kept"], kill
+    assert 0 < kill["committed_before_resume"] < n and kill["resumed_ok"] == n - kill["committed_before_resume"]
