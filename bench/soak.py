@@ -11,8 +11,8 @@ client's alone. The cheapest real work: ``--preset fast --steps 1``. Reports per
 * the store's file count, ``open_index`` seconds (in a fresh process) and ``ssdnet review`` seconds;
 * an unchanged rescan's wall seconds.
 
-``--kill`` also kills a worker (SIGKILL, at a third of the images) and then the client (at half),
-resumes, and checks the store whole: every image ok once, and every row committed before the
+``--kill`` also kills a worker (SIGKILL, at a third of the images) and then the client (at half)
+of a scan committing every row at once, resumes, and checks the store whole: every image ok once, and every row committed before the
 resume kept its ``finished_at`` (nothing finished was fitted again).
 
     .venv/bin/python bench/soak.py --n 1000 --tar
@@ -68,11 +68,11 @@ def file_count(store: Path) -> int:
 class Scan:
     """One ``ssdnet scan`` process; its stderr progress lines are followed for the fitted count."""
 
-    def __init__(self, source: Path, store: Path, address: str):
+    def __init__(self, source: Path, store: Path, address: str, *extra: str):
         self.fitted = 0
         self.start = time.perf_counter()
         self.proc = subprocess.Popen(CLI + ["scan", str(source), "--out", str(store), "--scheduler", address,
-                                            "--json", "--progress-every", "1", *METHOD],
+                                            "--json", "--progress-every", "1", *METHOD, *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.tail: list[str] = []
         self.reader = threading.Thread(target=self._follow, daemon=True)
@@ -133,7 +133,9 @@ def kill_and_resume(source: Path, store: Path, cluster, client, n: int) -> dict:
     """SIGKILL a worker at a third, the client at half; resume; the store must be whole."""
     import pipeline
 
-    scan = Scan(source, store, cluster.scheduler_address)
+    # Rows committed as they finish (the default holds them up to 10 s): a kill at half then
+    # finds committed rows whatever N, and the resume must keep them.
+    scan = Scan(source, store, cluster.scheduler_address, "--write-every", "0")
     scan.wait_for(n // 3)
     pids = client.run(os.getpid)
     os.kill(next(iter(pids.values())), signal.SIGKILL)

@@ -51,6 +51,12 @@ REPORT_S = 0.5  # seconds between progress callbacks
 SKIPPED_EXAMPLES = 10  # paths not scanned that the summary lists (the log has every one)
 
 
+# Index rows without maps that may wait for one store write: each write rewrites the index chunks
+# it touches (about 50 ms for a few rows at 2 cores), so writing every few rows cost 13 ms per
+# image on 32 px images (bench/soak.py); a row without its map is about 1 kB.
+MAX_HELD_ROWS = 4096
+
+
 @dataclass
 class Member:
     entry_id: str
@@ -375,15 +381,18 @@ class Scanner:
     def _stage(self, records: list[dict[str, Any]], final: bool = False) -> None:
         """Hold finished rows until ``write_every`` seconds have passed since the oldest: every
         store update rewrites each index chunk it touches, so a batch costs little more than
-        one row. The last rows of a pass are written at once; never more rows wait than are in
-        flight, so memory stays bounded on fast devices."""
+        one row. The last rows of a pass are written at once. Rows that carry their map (the
+        client writes it) wait no more than are in flight, so memory stays bounded on fast
+        devices; rows whose map a worker wrote are small, and up to MAX_HELD_ROWS wait."""
         self._count(records)  # progress counts a fit when it ends, not when its batch is written
         if records and not self.staged:
             self.staged_since = time.monotonic()
         self.staged.extend(records)
         if not self.staged:
             return
-        if final or time.monotonic() - self.staged_since >= self.opts.write_every or len(self.staged) >= self.limit():
+        carrying = sum("map" in r for r in self.staged)
+        if (final or time.monotonic() - self.staged_since >= self.opts.write_every or carrying >= self.limit()
+                or len(self.staged) >= MAX_HELD_ROWS):
             batch, self.staged = self.staged, []
             self._write(batch)
 

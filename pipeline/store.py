@@ -136,18 +136,15 @@ class StoreWriter:
                 self.known[str(ids[i])] = Row(group, i, str(shas[i]), str(status[i]), int(sizes[i]), int(mtimes[i]))
 
     def _add_missing(self, group: str) -> None:
-        """Give a group written by an earlier version the index variables it lacks (ADDED_VARS):
-        as long as its other arrays, filled with the fill value (NaN), as its rows never had one."""
+        """Give a group the arrays it lacks, as long as its others, filled with the fill value:
+        index variables that earlier versions did not write (ADDED_VARS), the browse level, or
+        anything a writer killed while creating the group left out."""
         arrays = self.arrays[group]
         rows = max((a.shape[0] for a in arrays.values()), default=0)
         for var in ADDED_VARS:
             if var not in arrays:
                 arrays[var] = _index_array(self.root[group], var, rows)
-        if "anomaly_map" in arrays and BROWSE not in arrays:
-            # A group from before the browse level: it gets one, and earlier rows stay NaN there
-            # until rescanned (filling them would read every map of the store).
-            height, width = arrays["anomaly_map"].shape[1:]
-            self._browse_level(self.root[group], arrays, height, width, rows)
+        self._complete(self.root[group], group, arrays, rows)
 
     def _repair(self, group: str) -> None:
         """Undo what a killed writer can leave: arrays resized to different lengths (a growth
@@ -212,20 +209,33 @@ class StoreWriter:
         if name in self.arrays:
             return self.arrays[name]
         g = self.root.create_group(name)
-        arrays = {v: _index_array(g, v) for v in INDEX_VARS}
-        if name != FAILED:
-            # One chunk per image: each map is written whole, never a partial chunk or shard.
-            for var, spec in (("anomaly_map", map_spec(height, width, self.map_dtype)),
-                              ("thumbnail", thumb_spec(height, width))):
-                arrays[var] = g.create_array(var, shape=(0, *spec["chunks"][1:]), attributes=VAR_ATTRS[var],
-                                             **spec)
-            self._browse_level(g, arrays, height, width, 0)
-        else:
-            g.attrs.update({"long_name": "images that failed before their size was known",
-                            "description": "one row per image that could not be decoded"})
+        arrays: dict[str, zarr.Array] = {}
+        self._complete(g, name, arrays, 0)
         self.arrays[name] = arrays
         self.used[name] = 0
         return arrays
+
+    def _complete(self, g: zarr.Group, name: str, arrays: dict[str, zarr.Array], rows: int) -> None:
+        """Create the group's arrays that ``arrays`` lacks, ``rows`` long: all of a new group's, or
+        those a writer killed while creating the group never made (their rows: fill values)."""
+        for v in INDEX_VARS:
+            if v not in arrays:
+                arrays[v] = _index_array(g, v, rows)
+        if name == FAILED:
+            g.attrs.update({"long_name": "images that failed before their size was known",
+                            "description": "one row per image that could not be decoded"})
+            return
+        height, width = (int(x) for x in name.split("x"))
+        # One chunk per image: each map is written whole, never a partial chunk or shard.
+        for var, spec in (("anomaly_map", map_spec(height, width, self.map_dtype)),
+                          ("thumbnail", thumb_spec(height, width))):
+            if var not in arrays:
+                arrays[var] = g.create_array(var, shape=(rows, *spec["chunks"][1:]), attributes=VAR_ATTRS[var],
+                                             **spec)
+        if BROWSE not in arrays:
+            # Also a group from before the browse level: earlier rows stay NaN there until
+            # rescanned (filling them would read every map of the store).
+            self._browse_level(g, arrays, height, width, rows)
 
     @staticmethod
     def _browse_level(g: zarr.Group, arrays: dict[str, zarr.Array], height: int, width: int, rows: int) -> None:

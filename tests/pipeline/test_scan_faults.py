@@ -69,7 +69,7 @@ def test_resume_after_the_client_is_killed(client, tmp_path):
     write_images(src, 10)
     store = tmp_path / "s.zarr"
     scan = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "scan", str(src), "--out", str(store),
-                             "--workers", "1", "--preset", "fast", "--steps", "10"],
+                             "--workers", "1", "--preset", "fast", "--steps", "10", "--write-every", "0"],
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120

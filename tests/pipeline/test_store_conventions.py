@@ -100,3 +100,20 @@ def test_a_group_from_before_the_browse_level_gets_one_when_scanned_again(tmp_pa
     assert "ome" in group.attrs and low.shape[0] == 2
     # The earlier row has no browse values (nothing refitted or reread); the new one has.
     assert np.isnan(low[0]).all() and not np.isnan(low[1]).any()
+
+
+def test_a_group_whose_creation_a_kill_cut_short_is_completed_and_written(tmp_path):
+    # A writer killed while it created a new shape group's arrays one by one leaves some of them:
+    # the next writer makes the rest (no rows were committed there) and carries on.
+    store = _store(tmp_path, [_record(0, 40, 52)])
+    part = zarr.open_group(str(store), mode="a").create_group("8x8")
+    for var in ("image", "path", "sha256"):
+        part.create_array(var, shape=(0,), chunks=(16,), dtype=str, dimension_names=["image"])
+    writer = StoreWriter(store, CFG)
+    writer.write([_record(1, 8, 8), _record(2, 8, 8, ok=False)])
+    writer.close()
+    index = pipeline.open_index(store)
+    assert list(index.status.values) == ["ok", "ok", "failed"]
+    np.testing.assert_array_equal(pipeline.open_map(store, "img_001.png").values, _record(1, 8, 8)["map"])
+    group = zarr.open_group(str(store / "8x8"), mode="r")
+    assert group[BROWSE].shape == (2, 4, 4) and group["status"].attrs["long_name"] == "row status"
