@@ -13,6 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 FINDINGS = "## Findings"
+# Sections measured by other scripts and written by hand follow this line; kept across renders.
+KEEP = "<!-- Hand-written from here on"
 
 
 def cpu_name() -> str:
@@ -170,9 +172,10 @@ def main() -> None:
                   "measures, a 1024x1024 and a 4096x256 image, and `ssdnet scan` against the bare packed loop. "
                   "Its CPU smoke run is part of the test suite.", ""]
     page = ROOT / "docs" / "PERFORMANCE.md"
-    # Prose from "## Findings" on is written by hand and kept across re-renders.
+    # What follows KEEP (or, in older pages, "## Findings") is written by hand and kept.
     old = page.read_text() if page.exists() else ""
-    tail = old[old.index(FINDINGS):] if FINDINGS in old else ""
+    mark = KEEP if KEEP in old else FINDINGS
+    tail = old[old.index(mark):] if mark in old else ""
     page.write_text("\n".join(lines) + "\n" + ("\n" + tail if tail else ""))
 
 
