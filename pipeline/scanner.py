@@ -41,6 +41,7 @@ from pipeline.exitcodes import Refused
 from pipeline.flags import flag_store
 from pipeline.reading import Descriptor
 from pipeline.lock import store_lock
+from pipeline.progressbar import ProgressBar, in_notebook
 from pipeline.scanoptions import ScanOptions, options_signature, resolve_options
 from pipeline.scans import record_scan_start
 from pipeline.store import StoreWriter
@@ -499,7 +500,8 @@ def _naming(store: str) -> Iterator[None]:
 @options_signature
 def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | os.PathLike,
          client: Client | None = None, on_progress: Callable[[Tally, bool], None] | None = None,
-         on_client: Callable[[Client], None] | None = None, **options: Any) -> dict[str, Any]:
+         on_client: Callable[[Client], None] | None = None, progress: bool | None = None,
+         **options: Any) -> dict[str, Any]:
     """Scan ``sources`` into ``store`` and return the summary.
 
     Parameters
@@ -514,6 +516,10 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
         Called as ``on_progress(tally, exhausted)`` while the scan runs.
     on_client : callable, optional
         Called with the client once it is connected.
+    progress : bool, optional
+        Draw a progress bar (``tqdm.auto``: a widget in Jupyter; with ``pip install
+        'ssdnet[notebook]'``, else a line on stderr). Default: in a Jupyter kernel only. Ignored
+        when ``on_progress`` is given.
 
     Returns
     -------
@@ -534,6 +540,8 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
     """
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
+    if on_progress is None and (in_notebook() if progress is None else progress):
+        on_progress = ProgressBar()
     resolved = resolve_options(("", options))
     cfg, opts = resolved.config, resolved.scan
     log.info("options given: %s", resolved.provenance())
