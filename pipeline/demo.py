@@ -85,9 +85,12 @@ Open the result with xarray:
     tree = pipeline.open_tree(str(STORE))
     print("groups:", ", ".join(sorted(tree.children)))
     index = pipeline.open_index(str(STORE))
-    top = index.sortby("score_max", ascending=False).isel(image=slice(0, 3))
-    for image_id, score in zip(top.image.values, top.score_max.values):
-        print(f"  highest score_max: {image_id}  {score:.4g}")
+    from pipeline.flags import FLAG_SCORE
+
+    # Ranked as the flags and the review rank them.
+    top = index.sortby(FLAG_SCORE, ascending=False).isel(image=slice(0, 3))
+    for image_id, score in zip(top.image.values, top[FLAG_SCORE].values):
+        print(f"  highest {FLAG_SCORE}: {image_id}  {score:.4g}")
     heat = pipeline.open_map(str(STORE), "archive/defect/part_02.png")
     print(f"map of archive/defect/part_02.png: {heat.dims} {heat.shape}, max at "
           f"{tuple(int(i) for i in np.unravel_index(int(np.argmax(heat.data)), heat.shape))}")
