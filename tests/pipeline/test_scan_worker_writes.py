@@ -13,7 +13,7 @@ import numpy as np
 import pipeline
 from pipeline.chunks import INCOMING, sees_probe, unreachable_workers
 from pipeline.integrity import chunk_file
-from pipeline.layout import store_attrs
+from pipeline.layout import BROWSE, browse_factor, downsample, store_attrs
 from scan_fixtures import FAST, client, reference_map, scheduler_args, write_images  # noqa: F401
 
 
@@ -47,6 +47,13 @@ def test_workers_write_the_chunks_and_the_client_places_them(client, tmp_path):
     for p in paths:
         np.testing.assert_allclose(pipeline.open_map(store, f"w/{p.name}").values, reference_map(p.read_bytes()),
                                    rtol=1e-5, atol=1e-5)
+    # The workers stage the browse level too: the full maps' block means, row for row.
+    import zarr
+    for name, group in zarr.open_group(str(store), mode="r").groups():
+        if "anomaly_map" in group:
+            full, low = group["anomaly_map"][:], group[BROWSE][:]
+            np.testing.assert_allclose(low, downsample(full, browse_factor(*full.shape[1:])), rtol=1e-6)
+            assert np.isfinite(low[: len([i for i in group["image"][:] if i])]).all(), name
     assert pipeline.scan(src, store, client=client, verify=True, **FAST)["skipped"] == 4  # crc and maps agree
 
 
