@@ -112,7 +112,7 @@ def test_an_unknown_candidate_is_a_usage_error(tmp_path):
     assert res.returncode == 2 and "unknown candidate(s) nope" in res.stderr
 
 
-@pytest.mark.parametrize("name", ["plain", "paper", "paper+fills"])
+@pytest.mark.parametrize("name", ["plain", "paper", "paper+fills", "fused-sharp", "fused-sharper"])
 def test_each_candidate_changes_the_map(name):
     # Each remaining option keeps a test showing it changes the map (issue 26): the candidates
     # differ from the default on an image that gets the surface map.
