@@ -78,8 +78,8 @@ def export_images(store: str | os.PathLike, image_ids: list[str], out: str | os.
     out.mkdir(parents=True, exist_ok=True)
     done = []
     for asked in image_ids:
-        m, thumb = images.load(asked)  # Refused for an unknown, ambiguous or lost id
-        image_id = images.resolve(asked)
+        image_id = images.resolve(asked)  # Refused for an unknown or ambiguous id
+        m, thumb = images.load(image_id)  # and for a lost map
         group, row = images.where[image_id]
         g = images.root[group]
         path, sha = str(g["path"][row]), str(g["sha256"][row])

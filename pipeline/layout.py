@@ -161,6 +161,12 @@ def map_spec(height: int, width: int, map_dtype: str) -> dict[str, Any]:
             "dimension_names": ["image", "y", "x"], "compressors": COMPRESSORS}
 
 
+def browse_spec(height: int, width: int) -> dict[str, Any]:
+    """The browse level's creation arguments but its length (a worker stages its chunk too)."""
+    return {"chunks": (1, *browse_shape(height, width)), "dtype": "float32", "fill_value": float("nan"),
+            "dimension_names": ["image", "y", "x"], "compressors": COMPRESSORS}
+
+
 def thumb_spec(height: int, width: int) -> dict[str, Any]:
     ty, tx = thumb_shape(height, width)
     return {"chunks": (1, ty, tx, 3), "dtype": "uint8", "fill_value": 0,
@@ -172,8 +178,3 @@ def thumb_shape(height: int, width: int) -> tuple[int, int]:
     scale = min(1.0, THUMB_MAX / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
 
-
-def browse_spec(height: int, width: int) -> dict[str, Any]:
-    """The browse level's creation arguments but its length (a worker stages its chunk too)."""
-    return {"chunks": (1, *browse_shape(height, width)), "dtype": "float32", "fill_value": float("nan"),
-            "dimension_names": ["image", "y", "x"], "compressors": COMPRESSORS}

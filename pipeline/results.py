@@ -32,8 +32,6 @@ def open_tree(store: str | os.PathLike) -> xr.DataTree:
     return tree
 
 
-_open_tree = open_tree
-
 
 def open_index(store: str | os.PathLike, attempts: int = 5) -> xr.Dataset:
     """The index over every image of every group (failed included), sorted by image id.
@@ -54,7 +52,7 @@ def open_map(store: str | os.PathLike, image_id: str) -> xr.DataArray:
     the row says ok but its map is gone or holds no value (damage: ``ssdnet verify --repair``).
     ``image_id`` may be the tail of an id's path (``img_05.png`` for ``arch/img_05.png``) when
     only one id ends with it."""
-    tree = _open_tree(store)
+    tree = open_tree(store)
     groups = {name: node.to_dataset() for name, node in tree.children.items()}
     image_id = match_id(image_id, [str(i) for ds in groups.values() if "image" in ds.indexes
                                    for i in ds.indexes["image"] if i])

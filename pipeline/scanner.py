@@ -178,6 +178,7 @@ class Scanner:
         self.topic = f"ssdnet-start-{uuid.uuid4().hex}"
         self.ac = as_completed()
         self.staged: list[dict[str, Any]] = []  # finished rows not yet in the store
+        self.carrying = 0  # of those, rows that carry their map (counted as added: _stage runs per result)
         self.staged_since = 0.0
         self._slots: tuple[float, dict[str, int]] = (0.0, {})
         self.pack = self._choose_pack()
@@ -389,12 +390,12 @@ class Scanner:
         if records and not self.staged:
             self.staged_since = time.monotonic()
         self.staged.extend(records)
+        self.carrying += sum("map" in r for r in records)
         if not self.staged:
             return
-        carrying = sum("map" in r for r in self.staged)
-        if (final or time.monotonic() - self.staged_since >= self.opts.write_every or carrying >= self.limit()
+        if (final or time.monotonic() - self.staged_since >= self.opts.write_every or self.carrying >= self.limit()
                 or len(self.staged) >= MAX_HELD_ROWS):
-            batch, self.staged = self.staged, []
+            batch, self.staged, self.carrying = self.staged, [], 0
             self._write(batch)
 
     def _write(self, records: list[dict[str, Any]]) -> None:

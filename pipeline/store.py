@@ -315,23 +315,21 @@ class StoreWriter:
             # Chunks a worker wrote are renamed into place; the others written here, one call per
             # array: zarr writes the rows' chunks concurrently. A failed row gets the fill value
             # (no chunk stored), never an older map.
-            staged = [(row, rec) for row, rec in zip(rows, recs) if "map_file" in rec]
-            inline = [(row, rec) for row, rec in zip(rows, recs) if "map_file" not in rec]
-            for row, rec in staged:
-                place(rec["map_file"], chunk_file(self.path, name, "anomaly_map", row, 3))
-                place(rec["thumb_file"], chunk_file(self.path, name, "thumbnail", row, 4))
-            maps, thumbs = a["anomaly_map"], a["thumbnail"]
-            if BROWSE in a:
-                for row, rec in staged:
-                    place(rec.get("browse_file", ""), chunk_file(self.path, name, BROWSE, row, 3))
+            inline = []
+            for row, rec in zip(rows, recs):
+                if "map_file" not in rec:
+                    inline.append((row, rec))
+                    continue
+                for var, key in (("anomaly_map", "map_file"), ("thumbnail", "thumb_file"), (BROWSE, "browse_file")):
+                    place(rec[key], chunk_file(self.path, name, var, row, a[var].ndim))
             if inline:
+                maps, thumbs = a["anomaly_map"], a["thumbnail"]
                 rows_in = [r for r, _ in inline]
                 full = [rec["map"] if "map" in rec else np.full(maps.shape[1:], np.nan, maps.dtype)
                         for _, rec in inline]
                 _set_rows(maps, rows_in, full)
-                if BROWSE in a:
-                    factor = browse_factor(*maps.shape[1:])
-                    _set_rows(a[BROWSE], rows_in, [downsample(m, factor) for m in full])
+                factor = browse_factor(*maps.shape[1:])
+                _set_rows(a[BROWSE], rows_in, [downsample(m, factor) for m in full])
                 _set_rows(thumbs, rows_in,
                           [rec["thumbnail"] if "thumbnail" in rec else np.zeros(thumbs.shape[1:], "uint8")
                            for _, rec in inline])
