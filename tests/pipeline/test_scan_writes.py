@@ -30,6 +30,16 @@ def test_rows_wait_and_are_written_together(client, tmp_path):
     assert sorted(index.status.values.tolist()) == ["ok"] * 6
 
 
+def test_rows_whose_maps_workers_wrote_wait_for_one_write_and_map_carrying_rows_do_not(client, tmp_path):
+    # Rows without their maps are small: all 6 wait for the batch. Rows that carry their maps
+    # (map_writes client) wait no more than are in flight (4 here), so they need a second write.
+    src = tmp_path / "batch"
+    write_images(src, 6)
+    small = pipeline.scan(src, tmp_path / "w.zarr", client=client, write_every=600, **FAST)
+    assert (small["map_writes"], small["store_writes"]) == ("workers", 1)
+    carried = pipeline.scan(src, tmp_path / "c.zarr", client=client, write_every=600, map_writes="client", **FAST)
+    assert carried["map_writes"] == "client" and carried["store_writes"] == 2
+
 def test_every_result_at_once_without_batching(client, tmp_path):
     src = tmp_path / "batch"
     write_images(src, 3)
