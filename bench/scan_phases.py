@@ -1,0 +1,95 @@
+"""Client RSS by phase of one scan: the run (submit, collect, commit), the store's close, the flags.
+
+Starts a scheduler with 2 worker processes in a child process, scans the first N images of a
+soak archive (``bench/soak.py --work DIR`` makes ``DIR/images-N``) in this process with the
+cheapest real fit (``--preset fast --steps 1``), and reads this process's RSS (``/proc/self/statm``)
+when each phase starts and ends, and every second for the peak.
+
+    .venv/bin/python bench/scan_phases.py --images /tmp/soak/images-20000 --n 20000
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CLUSTER = """
+import sys, time
+from distributed import LocalCluster
+if __name__ == "__main__":
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+        print(c.scheduler_address, flush=True)
+        sys.stdin.read()
+"""
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images", type=Path, required=True, help="a folder of images (bench/soak.py's)")
+    ap.add_argument("--n", type=int, default=20000, help="scan the first N images (sorted paths)")
+    ap.add_argument("--out", type=Path, default=None, help="JSON file for the result")
+    args = ap.parse_args()
+    import pipeline
+    import pipeline.scanner as scanner
+    import pipeline.store as store_mod
+    from bench.report import commit
+
+    marks: list[tuple[str, float]] = []
+
+    def mark(name: str, fn):
+        def wrapped(*a, **k):
+            marks.append((name + " start", round(rss_mb(), 1)))
+            try:
+                return fn(*a, **k)
+            finally:
+                marks.append((name + " end", round(rss_mb(), 1)))
+        return wrapped
+
+    scanner.Scanner.run = mark("run", scanner.Scanner.run)
+    store_mod.StoreWriter.close = mark("close", store_mod.StoreWriter.close)
+    scanner.flag_store = mark("flags", scanner.flag_store)
+    work = Path(tempfile.mkdtemp(prefix="ssdnet-phases-"))
+    listing = work / "images.txt"
+    listing.write_text("\n".join(map(str, sorted(args.images.rglob("*.png"))[:args.n])) + "\n")
+    proc = subprocess.Popen([sys.executable, "-c", CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            cwd=work)
+    peak, done = [rss_mb()], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(1.0):
+            peak.append(rss_mb())
+
+    try:
+        address = proc.stdout.readline().strip()
+        threading.Thread(target=sample, daemon=True).start()
+        t = time.perf_counter()
+        summary = pipeline.scan(listing, work / "store.zarr", scheduler=address, preset="fast", steps=1, threads=1)
+        wall = time.perf_counter() - t
+    finally:
+        done.set()
+        proc.stdin.close()
+        proc.wait(60)
+    result = {"command": "bench/scan_phases.py " + " ".join(sys.argv[1:]), "commit": commit(), "n": args.n,
+              "ok": summary["ok"], "scan_wall_s": round(wall, 1), "rss_mb": dict(marks),
+              "peak_rss_mb": round(max(peak + [v for _, v in marks]), 1)}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
