@@ -363,9 +363,9 @@ class StoreWriter:
 
 def _resize_rows(store: str, arr: zarr.Array, n: int) -> None:
     """Give ``arr`` ``n`` rows. zarr's own shrink builds the sets of every chunk coordinate of
-    both shapes to find the chunks to delete: at 100,000 images (three arrays of one chunk per
-    row, with up to twice that capacity) that held hundreds of MB of client memory at the end of a
-    scan (bench/soak.py). The chunks wholly past the new end are removed here one at a time:
+    both shapes to find the chunks to delete: at 20,000 images (three arrays of one chunk per
+    row, with up to twice that capacity) that added 39 MB to the client at the end of a scan
+    (bench/scan_phases.py), growing with the store. The chunks wholly past the new end are removed here one at a time:
     constant memory."""
     old = arr.shape[0]
     if n >= old:
