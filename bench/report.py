@@ -39,6 +39,14 @@ def commit() -> str:
                           text=True).stdout.strip() or "unknown"
 
 
+def emit(result: dict, out: Path | None) -> None:
+    """Print a bench result as one JSON line, and write it to ``out`` where given."""
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result))
+
+
 def section(title: str, intro: str, header: list[str], rows: list[list[str]]) -> list[str]:
     """A page section: its title, an intro that says how it was measured, and one table."""
     return ([f"## {title}", "", intro, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -44,7 +44,7 @@ def main() -> int:
     import pipeline
     import pipeline.scanner as scanner
     import pipeline.store as store_mod
-    from bench.report import commit
+    from bench.report import commit, emit
 
     marks: list[tuple[str, float]] = []
 
@@ -84,10 +84,7 @@ def main() -> int:
     result = {"command": "bench/scan_phases.py " + " ".join(sys.argv[1:]), "commit": commit(), "n": args.n,
               "ok": summary["ok"], "scan_wall_s": round(wall, 1), "rss_mb": dict(marks),
               "peak_rss_mb": round(max(peak + [v for _, v in marks]), 1)}
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result))
+    emit(result, args.out)
     return 0
 
 

@@ -164,7 +164,7 @@ def main() -> int:
     args = ap.parse_args()
     from distributed import Client, LocalCluster
 
-    from bench.report import commit
+    from bench.report import commit, emit
 
     work = args.work or Path(tempfile.mkdtemp(prefix="ssdnet-soak-"))
     folder, tar = work / f"images-{args.n}", (work / f"images-{args.n}.tar") if args.tar else None
@@ -183,10 +183,7 @@ def main() -> int:
         if args.kill:
             result["kill"] = kill_and_resume(folder, work / f"store-kill-{args.n}.zarr", cluster, client, args.n)
             print("kill", json.dumps(result["kill"]), flush=True)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result))
+    emit(result, args.out)
     return 0
 
 
