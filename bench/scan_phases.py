@@ -83,7 +83,9 @@ def main() -> int:
         proc.wait(60)
     result = {"command": "bench/scan_phases.py " + " ".join(sys.argv[1:]), "commit": commit(), "n": args.n,
               "ok": summary["ok"], "scan_wall_s": round(wall, 1), "rss_mb": dict(marks),
-              "peak_rss_mb": round(max(peak + [v for _, v in marks]), 1)}
+              "peak_rss_mb": round(max(peak + [v for _, v in marks]), 1),
+              # Ten evenly spaced samples, one a second: growth during the run shows as a slope here.
+              "rss_trace_mb": [round(peak[i * (len(peak) - 1) // 9], 1) for i in range(10)]}
     emit(result, args.out)
     return 0
 

@@ -342,7 +342,9 @@ class Scanner:
             shape = start[2] if start else None
             if fut.status == "finished":
                 for m, rec in zip(p.members, fut.result()):
-                    rec.update(path=m.path, size_bytes=m.size, mtime_ns=m.mtime_ns)
+                    # The id: the same string the archive claimed, not the worker's copy of it,
+                    # so that the store's row table and the archive's claims share one per image.
+                    rec.update(id=m.entry_id, path=m.path, size_bytes=m.size, mtime_ns=m.mtime_ns)
                     out.append(rec)
             else:
                 if fut.status == "error" and isinstance(fut.exception(), KilledWorker):

@@ -12,7 +12,6 @@ import json
 import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +29,7 @@ from pipeline.layout import (ADDED_VARS, BROWSE, FAILED, INDEX_VARS, INT_VARS, N
                              browse_spec, downsample, group_name, index_chunk, map_spec, ome_attrs, quiet_zarr,
                              store_attrs, thumb_shape, thumb_spec)
 from pipeline.lock import LOCK_NAME
-
-@dataclass(slots=True)  # one per row of the store, held through a scan
-class Row:
-    group: str
-    row: int
-    sha256: str
-    status: str
-    size: int = NO_STAT
-    mtime_ns: int = NO_STAT
-
+from pipeline.rowtable import Row, RowTable
 
 def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
     if name in ("image", STATUS, *STR_VARS):
@@ -115,7 +105,7 @@ class StoreWriter:
         self.arrays: dict[str, dict[str, zarr.Array]] = {}
         # Each array's metadata and chunks are separate files: writing them side by side is ~4x faster.
         self.pool = ThreadPoolExecutor(8, thread_name_prefix="ssdnet-store")
-        self.known: dict[str, Row] = {}
+        self.known = RowTable()
         self.used: dict[str, int] = {}  # rows in use per group; the arrays may be longer
         with quiet_zarr():
             for name in sorted(self.root.group_keys()):
@@ -136,7 +126,7 @@ class StoreWriter:
         sizes, mtimes = a["size_bytes"][:], a["mtime_ns"][:]
         for i in range(self.used[group]):
             if ids[i]:
-                self.known[str(ids[i])] = Row(group, i, str(shas[i]), str(status[i]), int(sizes[i]), int(mtimes[i]))
+                self.known.put(str(ids[i]), Row(group, i, str(shas[i]), str(status[i]), int(sizes[i]), int(mtimes[i])))
 
     def _add_missing(self, group: str) -> None:
         """Give a group the arrays it lacks, as long as its others, filled with the fill value:
@@ -194,16 +184,16 @@ class StoreWriter:
         touched file, an old store's first rescan): nothing else of the row changes. A crash
         half way leaves a pair that does not match, which only means reading the image again."""
         for rec in records:
-            row = self.known[rec["id"]]
+            row = self.known.get(rec["id"])
             a = self.arrays[row.group]
             a["size_bytes"][row.row] = rec["size_bytes"]
             a["mtime_ns"][row.row] = rec["mtime_ns"]
-            row.size, row.mtime_ns = rec["size_bytes"], rec["mtime_ns"]
+            self.known.set_stat(rec["id"], rec["size_bytes"], rec["mtime_ns"])
 
     def remove(self, image_ids: list[str]) -> None:
         """Drop these rows (--prune: their sources are gone)."""
         for image_id in image_ids:
-            row = self.known.pop(image_id, None)
+            row = self.known.pop(image_id)
             if row is not None:
                 self._swap_remove(row.group, row.row)
 
@@ -277,9 +267,10 @@ class StoreWriter:
             list(self.pool.map(lambda arr: arr.__setitem__(row, arr[last]),
                                [arr for name, arr in a.items() if name != STATUS]))
             a[STATUS][row] = a[STATUS][last]
-            moved = self.known.get(str(a["image"][row]))
+            moved_id = str(a["image"][row])
+            moved = self.known.get(moved_id)
             if moved is not None and moved.group == group:
-                moved.row = row
+                self.known.move(moved_id, row)
         self._clear(group, last)
         self.used[group] = last
 
@@ -296,7 +287,7 @@ class StoreWriter:
             old = self.known.get(rec["id"])
             if old is not None and old.group != name:
                 self._swap_remove(old.group, old.row)
-                del self.known[rec["id"]]
+                self.known.pop(rec["id"])
             by_group[name].append(rec)
         for name, recs in by_group.items():
             self._write_group(name, recs)
@@ -349,8 +340,8 @@ class StoreWriter:
         put(STATUS)
         self.used[name] = n
         for rec, row in zip(recs, rows):
-            self.known[rec["id"]] = Row(name, row, rec.get("sha256", ""), rec[STATUS],
-                                        rec.get("size_bytes", NO_STAT), rec.get("mtime_ns", NO_STAT))
+            self.known.put(rec["id"], Row(name, row, rec.get("sha256", ""), rec[STATUS],
+                                          rec.get("size_bytes", NO_STAT), rec.get("mtime_ns", NO_STAT)))
 
     def close(self) -> None:
         """Trim the free slots and consolidate: the store at rest has exactly one row per image."""
