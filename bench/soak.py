@@ -5,7 +5,7 @@ starts a scheduler with 2 single-threaded worker processes in this process, and 
 as its own process (``ssdnet scan --scheduler``), so that its CPU seconds and peak RSS are the
 client's alone. The cheapest real work: ``--preset fast --steps 1``. Reports per source kind:
 
-* client CPU seconds (user + system) and peak RSS (``getrusage`` of the waited scan process);
+* client CPU seconds (user + system) and peak RSS (``wait4``'s usage of the scan process);
 * orchestration overhead per image: (scan wall - fit seconds across workers / workers) / N,
   the fit seconds being the sum of the index's ``seconds``;
 * the store's file count, ``open_index`` seconds (in a fresh process) and ``ssdnet review`` seconds;
@@ -25,6 +25,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,16 +86,17 @@ class Scan:
                 self.fitted = int(line.split()[1].split("/")[0])
 
     def wait(self) -> tuple[float, dict, resource.struct_rusage]:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = self.proc.stdout.read()
-        self.proc.wait()
+        # wait4: this process's own usage. RUSAGE_CHILDREN's ru_maxrss is the largest of every
+        # child waited so far (an earlier scan, review or open_index process included).
+        _, status, usage = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - self.start
         self.reader.join(5)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if self.proc.returncode not in (0, 3):
             raise SystemExit(f"error: scan exited {self.proc.returncode}: {''.join(self.tail)[-1500:]}")
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        return wall, {**json.loads(out.strip().splitlines()[-1]), "client_cpu_s": cpu}, after
+        cpu = usage.ru_utime + usage.ru_stime
+        return wall, {**json.loads(out.strip().splitlines()[-1]), "client_cpu_s": cpu}, usage
 
     def wait_for(self, fitted: int) -> None:
         while self.fitted < fitted and self.proc.poll() is None:
@@ -112,6 +114,7 @@ def timed(cmd: list[str]) -> float:
 def measure(source: Path, store: Path, address: str, n: int, workers: int, work: Path) -> dict:
     import pipeline
 
+    shutil.rmtree(store, ignore_errors=True)  # --work keeps archives, not stores: each scan starts empty
     wall, summary, usage = Scan(source, store, address).wait()
     index = pipeline.open_index(store)
     fit_s = float(np.nansum(index["seconds"].values))
@@ -120,7 +123,6 @@ def measure(source: Path, store: Path, address: str, n: int, workers: int, work:
     rescan_wall, rescan, _ = Scan(source, store, address).wait()
     return {"images": n, "ok": summary["ok"], "failed": summary["failed"], "scan_wall_s": round(wall, 2),
             "client_cpu_s": round(summary["client_cpu_s"], 2),
-            # ru_maxrss: the largest of the waited children, the scans being the only ones.
             "client_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "fit_s_across_workers": round(fit_s, 2),
             "overhead_ms_per_image": round(1000 * (wall - fit_s / workers) / n, 3),
@@ -133,6 +135,7 @@ def kill_and_resume(source: Path, store: Path, cluster, client, n: int) -> dict:
     """SIGKILL a worker at a third, the client at half; resume; the store must be whole."""
     import pipeline
 
+    shutil.rmtree(store, ignore_errors=True)
     # Rows committed as they finish (the default holds them up to 10 s): a kill at half then
     # finds committed rows whatever N, and the resume must keep them.
     scan = Scan(source, store, cluster.scheduler_address, "--write-every", "0")
