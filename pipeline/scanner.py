@@ -41,6 +41,7 @@ from pipeline.exitcodes import Refused
 from pipeline.flags import flag_store
 from pipeline.reading import Descriptor
 from pipeline.lock import store_lock
+from pipeline.malloc import steady_client_memory
 from pipeline.progressbar import ProgressBar, in_notebook
 from pipeline.scanoptions import ScanOptions, options_signature, resolve_options
 from pipeline.scans import record_scan_start
@@ -540,6 +541,9 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
     -----
     The other keywords are the method's fields (:class:`ssdnet.Config`: ``preset="fast"``,
     ``steps=10``...) and the scan options; precedence: preset < ``SSDNET_<FIELD>`` < keywords.
+
+    The calling process's glibc malloc is set to one arena and a fixed mmap threshold
+    (:func:`pipeline.malloc.steady_client_memory`), which keeps a long scan's memory flat.
     """
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
@@ -550,6 +554,8 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
     log.info("options given: %s", resolved.provenance())
     srcs = describe_all([os.fspath(s) for s in sources])
     store = os.fspath(store)
+    # Before the store's and the client's threads start: flat RSS over a long scan (pipeline/malloc.py).
+    steady_client_memory()
     with _naming(store), store_lock(store):
         writer = StoreWriter(store, cfg, opts.map_dtype)
         record_scan_start(writer)  # "new since last scan" (pipeline/scans.py)

@@ -22,8 +22,10 @@ from cluster.gpu import WORKERS_PER_JOB_ENV, device_for
 from pipeline.chunks import stage
 from pipeline.integrity import MAP_CRC, map_checksum
 from pipeline.layout import browse_factor, browse_spec, downsample, map_spec, thumb_shape, thumb_spec
+from pipeline.malloc import keep_freed_memory
 from pipeline.reading import Descriptor, ReadError, read_and_hash
 from ssdnet.overlay import to_rgb8
+
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
     """uint8 (ty, tx, 3): the image with its longer side at most ``pipeline.layout.THUMB_MAX`` pixels."""
@@ -32,32 +34,6 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     if (ty, tx) == rgb.shape[:2]:
         return rgb
     return np.asarray(Image.fromarray(rgb).resize((tx, ty), Image.Resampling.BOX))
-
-
-# glibc mallopt parameters (malloc.h).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-def keep_freed_memory() -> bool:
-    """Let glibc keep freed memory for reuse instead of handing it back to the OS at once.
-
-    The nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 (distributed's
-    ``pre-spawn-environ``). Setting it fixes glibc's mmap threshold at 128 KiB, so every
-    tensor of a fit is a fresh mmap and its pages fault in again on first touch: measured,
-    a `fast` fit took 8.4 s in such a process against 4.1-4.6 s without it. A fit allocates
-    the same tensors step after step; keeping them is both faster and bounded (one fit's
-    working set). Returns False where there is no glibc (nothing to change).
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(_M_TRIM_THRESHOLD, 256 << 20))
 
 
 def now_ns() -> int:
