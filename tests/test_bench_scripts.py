@@ -255,3 +255,19 @@ def test_soak_scans_resumes_after_kills_and_loses_nothing(tmp_path):
     kill = result["kill"]
     assert kill["all_ok_once"] and kill["finished_rows_kept"], kill
     assert 0 < kill["committed_before_resume"] < n and kill["resumed_ok"] == n - kill["committed_before_resume"]
+
+
+def test_scan_phases_reports_rss_and_glibc_heaps_per_phase(tmp_path):
+    from bench.soak import make_archive
+
+    make_archive(tmp_path / "images", 12, 32, None)
+    out = tmp_path / "phases.json"
+    res = subprocess.run([sys.executable, "bench/scan_phases.py", "--images", str(tmp_path / "images"), "--n", "10",
+                          "--glibc-defaults", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["ok"] == 10 and result["glibc_defaults"] is True
+    assert set(result["rss_mb"]) >= {"run start", "run end", "close start", "close end"}
+    assert result["peak_rss_mb"] >= max(result["rss_mb"].values()) > 0
+    if sys.platform.startswith("linux"):
+        assert result["malloc_mb"]["run end"]["in_use"] > 0, result["malloc_mb"]
