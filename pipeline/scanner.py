@@ -39,10 +39,10 @@ from pipeline.archive import Entry, Skipped, Source, count_entries, describe_all
 from pipeline.chunks import new_scan_folder, remove_incoming, unreachable_workers
 from pipeline.exitcodes import Refused
 from pipeline.flags import flag_store
-from pipeline.reading import Descriptor
 from pipeline.lock import store_lock
 from pipeline.malloc import steady_client_memory
 from pipeline.progressbar import ProgressBar, in_notebook
+from pipeline.reading import Descriptor
 from pipeline.scanoptions import ScanOptions, options_signature, resolve_options
 from pipeline.scans import record_scan_start
 from pipeline.store import StoreWriter

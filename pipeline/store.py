@@ -31,6 +31,7 @@ from pipeline.layout import (ADDED_VARS, BROWSE, FAILED, INDEX_VARS, INT_VARS, N
 from pipeline.lock import LOCK_NAME
 from pipeline.rowtable import Row, RowTable
 
+
 def _index_array(group: zarr.Group, name: str, rows: int = 0) -> zarr.Array:
     if name in ("image", STATUS, *STR_VARS):
         kind: dict[str, Any] = {"dtype": str}
