@@ -239,9 +239,10 @@ def test_large_images_scores_tiled_against_resized(tmp_path):
 
 
 def test_soak_scans_resumes_after_kills_and_loses_nothing(tmp_path):
-    # The soak's smallest run: a directory and a tar of the same images, then a worker and the
+    # The small soak: a directory and a tar of the same 2,000 images, then a worker and the
     # client killed mid-scan (SIGKILL) and the scan resumed (docs/PERFORMANCE.md has the big runs).
-    n = 60
+    # About 2 minutes on 2 cores.
+    n = 2000
     out = tmp_path / "soak.json"
     res = subprocess.run([sys.executable, "bench/soak.py", "--n", str(n), "--tar", "--kill", "--work",
                           str(tmp_path / "work"), "--out", str(out)],
