@@ -15,7 +15,7 @@ from scan_fixtures import FAST, client, png_bytes, reference_map, write_images  
 
 
 def test_worker_killed_mid_run_is_retried(client, tmp_path):
-    write_images(tmp_path / "src", 6)
+    write_images(tmp_path / "src", 8)
     killed = []
 
     def kill_a_busy_worker(tally, exhausted):
@@ -28,11 +28,13 @@ def test_worker_killed_mid_run_is_retried(client, tmp_path):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
+    # steps=150: the scan must outlast a few progress callbacks (every 0.5 s); at steps=25 six
+    # 48 px fits once ended within 0.5 s, before any callback saw a result.
     summary = pipeline.scan(tmp_path / "src", tmp_path / "s.zarr", client=client, on_progress=kill_a_busy_worker,
-                            preset="fast", steps=25)
+                            preset="fast", steps=150)
 
     assert killed, "no worker was busy when results arrived"
-    assert (summary["ok"], summary["failed"]) == (6, 0)
+    assert (summary["ok"], summary["failed"]) == (8, 0)
     assert set(pipeline.open_index(tmp_path / "s.zarr").status.values) == {"ok"}
     client.wait_for_workers(2, timeout=120)  # the nanny restarts it for the next tests
 
