@@ -72,7 +72,7 @@ def main() -> int:
     def mark(name: str, fn):
         def wrapped(*a, **k):
             marks.append((name + " start", round(rss_mb(), 1)))
-            heap.setdefault(name + " start", malloc_mb())
+            heap[name + " start"] = malloc_mb()
             try:
                 return fn(*a, **k)
             finally:
@@ -111,8 +111,8 @@ def main() -> int:
               "ok": summary["ok"], "scan_wall_s": round(wall, 1), "rss_mb": dict(marks),
               "peak_rss_mb": round(max(peak + [v for _, v in marks]), 1),
               "glibc_defaults": args.glibc_defaults,
-              # glibc's heaps (mallinfo2): bytes in use and freed-but-kept, at the run's start and end.
-              "malloc_mb": {k: v for k, v in heap.items() if k.startswith("run")},
+              # glibc's heaps (mallinfo2): bytes in use and freed-but-kept, as each phase starts and ends.
+              "malloc_mb": heap,
               # Ten evenly spaced samples, one a second: growth during the run shows as a slope here.
               "rss_trace_mb": [round(peak[i * (len(peak) - 1) // 9], 1) for i in range(10)]}
     emit(result, args.out)

@@ -39,7 +39,7 @@ def test_workers_reuse_freed_memory_despite_the_nannys_trim_threshold():
 # A child allocates from 4 threads, then frees a big (mmapped) buffer, which raises glibc's
 # dynamic mmap threshold, and allocates 1 MiB buffers: arenas and page faults tell the settings.
 CLIENT_CHILD = """
-import ctypes, os, resource, sys, threading
+import ctypes, resource, sys, threading
 import numpy as np
 from pipeline.malloc import steady_client_memory
 if sys.argv[1] == "steady":
