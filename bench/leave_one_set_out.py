@@ -56,6 +56,13 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # small defects better (AUPRC is where `fused` loses to ssd) without losing the large ones?
     "fused-sharp": {"smooth_sigma": 3.0, "surface_sigma": 1.0},
     "fused-sharper": {"smooth_sigma": 1.5, "surface_sigma": 0.5},
+    # Sharper where sharpness helped: the surface map (thin cracks, small pits) at half and a quarter
+    # of its smoothing, the texture map (where `fused-sharp` lost on the grid) as in `fused`.
+    "surface-sharp": {"surface_sigma": 1.0},
+    "surface-sharper": {"surface_sigma": 0.5},
+    # The mean of `fused`'s map at its three smoothings: each scale keeps the defects of its size,
+    # so thin ones need not give way to large ones (`mean_of` is bench-only, as is `fuse_with`).
+    "fused-multiscale": {"mean_of": ["fused", "fused-sharp", "fused-sharper"]},
     # `fused`'s map fused with whole classical baseline maps (:func:`fuse`): would a named preset
     # of that kind win where `fused` loses? (`fuse_with` is not a Config field: bench-only.)
     "fused+ssd": {"fuse_with": ["ssd"]},
@@ -71,10 +78,14 @@ def fuse(maps: list[np.ndarray]) -> np.ndarray:
     return np.exp(np.mean(logs, axis=0)).astype(np.float32)
 
 
-def split_candidate(name: str) -> tuple[dict[str, Any], list[str]]:
-    """A candidate's Config settings and the baselines its map is fused with."""
+def split_candidate(name: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """A candidate's Config settings (several where its map is the mean of other candidates')
+    and the baselines its map is fused with."""
     settings = dict(CANDIDATES[name])
-    return settings, list(settings.pop("fuse_with", []))
+    fuse_with = list(settings.pop("fuse_with", []))
+    if "mean_of" in settings:
+        return [split_candidate(c)[0][0] for c in settings["mean_of"]], fuse_with
+    return [settings], fuse_with
 METRICS = ("pixel_auroc", "pixel_auprc")
 # The image scores a store keeps (score_max, score_p99, score_mean), in ssdnet.map_scores' order:
 # the archive's flags can rank images by any of them, so each is a candidate for the image AUROC.
@@ -208,18 +219,20 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
         if problem:
             raise SystemExit(f"error: {folder}: {problem}; pass --models elsewhere or remove the folder")
         base = cfg.replace(**{k: getattr(Config(), k) for k in HEATMAP_FIELDS})
-        runs = {c: (ssdnet.resolve(base, **split_candidate(c)[0]), split_candidate(c)[1], Scores()) for c in todo}
+        runs = {c: ([ssdnet.resolve(base, **p) for p in split_candidate(c)[0]], split_candidate(c)[1], Scores())
+                for c in todo}
         for s in samples:
             model, image, x = fitted(cfg, s, folder)
             maps: dict[str, np.ndarray] = {}  # one map per distinct config and baseline
-            for ccfg, fuse_with, scored in runs.values():
-                if ccfg.to_json() not in maps:
-                    m, _ = heatmap_and_share(model, x, ccfg, get_extractor(ccfg, x.shape[0], CPU))
-                    maps[ccfg.to_json()] = _to_original(m, image.shape[:2])
+            for parts, fuse_with, scored in runs.values():
+                for ccfg in parts:
+                    if ccfg.to_json() not in maps:
+                        m, _ = heatmap_and_share(model, x, ccfg, get_extractor(ccfg, x.shape[0], CPU))
+                        maps[ccfg.to_json()] = _to_original(m, image.shape[:2])
                 for b in fuse_with:
                     if b not in maps:
                         maps[b] = BASELINES[b](image)
-                own = maps[ccfg.to_json()]
+                own = np.mean([maps[p.to_json()] for p in parts], axis=0).astype(np.float32)
                 scored.add(fuse([own, *(maps[b] for b in fuse_with)]) if fuse_with else own, s)
         for c, (_, _, scored) in runs.items():
             scores[c] = scored.result()

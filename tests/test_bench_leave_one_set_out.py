@@ -112,7 +112,8 @@ def test_an_unknown_candidate_is_a_usage_error(tmp_path):
     assert res.returncode == 2 and "unknown candidate(s) nope" in res.stderr
 
 
-@pytest.mark.parametrize("name", ["plain", "paper", "paper+fills", "fused-sharp", "fused-sharper"])
+@pytest.mark.parametrize("name", ["plain", "paper", "paper+fills", "fused-sharp", "fused-sharper", "surface-sharp",
+                                  "surface-sharper"])
 def test_each_candidate_changes_the_map(name):
     # Each remaining option keeps a test showing it changes the map (issue 26): the candidates
     # differ from the default on an image that gets the surface map.
@@ -127,3 +128,12 @@ def test_each_candidate_changes_the_map(name):
     default = ssdnet.map_for_array(image, cfg)
     other = ssdnet.map_for_array(image, ssdnet.resolve(cfg, **ALL[name]))
     assert np.abs(other - default).max() > 1e-3 * float(default.max() - default.min())
+
+
+def test_a_mean_of_candidates_resolves_to_its_parts():
+    # `fused-multiscale` is scored as the mean of its parts' maps: its settings are theirs, in order.
+    from bench.leave_one_set_out import CANDIDATES as ALL, split_candidate
+
+    parts, fuse_with = split_candidate("fused-multiscale")
+    assert parts == [ALL[c] for c in ALL["fused-multiscale"]["mean_of"]] and fuse_with == []
+    assert split_candidate("fused+ssd") == ([{}], ["ssd"])
