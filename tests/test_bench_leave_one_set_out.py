@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.leave_one_set_out import choose, choose_image_score, leave_one_set_out  # noqa: E402
+from bench.leave_one_set_out import choose, choose_image_score, default_after, leave_one_set_out  # noqa: E402
 
 BASELINES = ["b1", "b2"]
 CANDIDATES = ["simple", "rich"]
@@ -79,6 +79,28 @@ def test_a_left_out_sets_own_scores_cannot_change_its_choice():
     assert moved["folds"]["s3"]["pixel_auroc"] == 0.999  # its reported figure is its own, of that choice
 
 
+def challenger_table(rich_ranks_first: bool) -> dict:
+    # "simple" (the incumbent) is ahead of both baselines on s1 and s2, "rich" on all three.
+    # Without s3 the two tie on wins and the mean rank decides: unless rich ranks first on s1
+    # and s2, s3's fold keeps simple and loses s3, and rich's only edge is the set it is tuned on.
+    hi, lo = (scores(0.97, 0.6), scores(0.95, 0.5)) if rich_ranks_first else (scores(0.95, 0.5), scores(0.97, 0.6))
+    base = {"b1": scores(0.90, 0.30), "b2": scores(0.8, 0.1)}
+    return {"s1": {"rich": hi, "simple": lo, **base}, "s2": {"rich": hi, "simple": lo, **base},
+            "s3": {"rich": scores(0.95, 0.5), "simple": scores(0.85, 0.2), **base}}
+
+
+def test_a_challenger_that_wins_only_where_it_is_tuned_does_not_become_the_default():
+    t = challenger_table(rich_ranks_first=False)
+    assert leave_one_set_out(t, CANDIDATES, BASELINES)["all_sets_choose"] == "rich"
+    assert default_after(t, CANDIDATES, BASELINES, "simple") == {"default": "simple", "with": 2, "without": 2}
+
+
+def test_a_challenger_that_raises_the_left_out_count_becomes_the_default():
+    t = challenger_table(rich_ranks_first=True)
+    assert default_after(t, CANDIDATES, BASELINES, "simple") == {"default": "rich", "with": 3, "without": 2}
+    assert default_after(t, CANDIDATES, BASELINES, "rich")["default"] == "rich"
+
+
 def test_the_protocol_runs_on_generated_sets(tmp_path):
     from ssdnet.synthetic import write_dataset
 
@@ -98,6 +120,7 @@ def test_the_protocol_runs_on_generated_sets(tmp_path):
         assert fold["chosen"] == choose(cached, [s for s in cached if s != held], candidates, baselines)
         assert fold["pixel_auprc"] == cached[held][fold["chosen"]]["pixel_auprc"]
     assert "**ga**: chosen on the other sets" in res.stdout and "left-out sets" in res.stdout
+    assert result["default"] == default_after(cached, candidates, baselines, "fused")
     page = (tmp_path / "R.md").read_text()
     assert page.count("<!-- loso:begin") == 1 and "| SSDnet (left out) |" in page
     # a rerun scores nothing anew: every figure comes from the cache, and the page's block is replaced
