@@ -278,6 +278,15 @@ def fmt(v: float | None) -> str:
     return accuracy_fmt(v, "{:.3f}")
 
 
+def default_rows(table: Mapping[str, Mapping[str, Mapping[str, Any]]], default: str) -> dict[str, Any]:
+    """The default's own figures on each set, with the image score all sets choose for it: what a
+    user gets today, beside the left-out figure (which is the protocol's, and may be another
+    candidate's)."""
+    score = choose_image_score(table, sorted(table), default)
+    return {s: {**{m: table[s][default][m] for m in METRICS}, "image_score": score,
+                "image_auroc": table[s][default].get(image_key(score))} for s in table}
+
+
 def default_line(result: dict[str, Any]) -> str:
     d, pick = result["default"], result["all_sets_choose"]
     if d["without"] is None:
@@ -306,6 +315,11 @@ def render(result: dict[str, Any], baselines: list[str]) -> str:
                   "|---|---|---|---|---|",
                   f"| SSDnet (left out) | {fmt(f['pixel_auroc'])} | {fmt(f['pixel_auprc'])} | "
                   f"{fmt(f['image_auroc'])} (score_{f['image_score']}) | |"]
+        own = result.get("default_rows", {}).get(name)
+        if own and f["chosen"] != result["default"]["default"]:
+            lines.append(f"| SSDnet default `{result['default']['default']}` (chosen with this set in view) | "
+                         f"{fmt(own['pixel_auroc'])} | {fmt(own['pixel_auprc'])} | {fmt(own['image_auroc'])} "
+                         f"(score_{own['image_score']}) | |")
         for b in baselines:
             bb = f["baselines"][b]
             verdict = ", ".join("win" if f[m] > bb[m] else "**loss**" for m in METRICS)
@@ -362,6 +376,7 @@ def main() -> None:
     baselines = list(BASELINES)
     result = leave_one_set_out(table, args.candidates, baselines)
     result["default"] = default_after(table, args.candidates, baselines, args.incumbent)
+    result["default_rows"] = default_rows(table, result["default"]["default"])
     caches = [json.loads((out / f"{name}_limit{args.limit}.json").read_text()) for name in table]
     result.update({"scored_at": sorted({c for cache in caches for c in cache.get("scored_at", {}).values()}), "limit": args.limit, "candidates": {c: CANDIDATES[c] for c in args.candidates},
                    "preset": args.preset, "options": args.option, "commit": commit(),
