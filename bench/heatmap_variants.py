@@ -45,7 +45,8 @@ CPU = torch.device("cpu")
 # The fields a --variant may change: they act after the fit, so every variant reuses its networks.
 HEATMAP_FIELDS = frozenset({"border_width", "border_floor", "smooth_sigma", "aggregation", "inpaint_blocks",
                             "infer_scales", "surface_sigma", "surface_windows", "surface_level", "surface_grain",
-                            "surface_contrast", "surface_region", "gate_low", "gate_high", "gate_sigma"})
+                            "surface_contrast", "surface_region", "gate_low", "gate_high", "gate_sigma",
+                            "map_units"})
 
 
 def fit_record(cfg: ssdnet.Config, noise: float, dropout: float) -> dict:

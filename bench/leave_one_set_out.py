@@ -34,7 +34,7 @@ from bench.report import commit  # noqa: E402
 from ssdnet.api import _to_original, get_extractor  # noqa: E402
 from ssdnet.evaluation import BASELINES, PooledMetrics, image_auroc, list_samples, read_mask, stratified  # noqa: E402
 from ssdnet.config import DEFAULT_PRESET, PRESETS, Config  # noqa: E402
-from ssdnet.predict import heatmap_and_share  # noqa: E402
+from ssdnet.predict import heatmap_and_share, inpainted, intensity_error  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "select"
 CPU = torch.device("cpu")
@@ -66,6 +66,18 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # The `accurate` preset: `fused`'s map from two networks per image (seeds 0 and 1), averaged,
     # as the scan does with `ensemble` 2: the seed-to-seed spread is the fit's largest error left.
     "accurate": PRESETS["accurate"],
+    # `fused`'s map in units of its own median rather than its mean: the pooled metrics compare
+    # images, and a defect that covers much of an image raises its mean and so dims itself
+    # (`units` is bench-only; it changes no image's own ranking of its pixels).
+    "fused-median": {"units": "median"},
+    # `fused`'s map back in the network's own units: times the image's mean intensity inpainting
+    # error, which its surface map was divided by. The paper's map is the raw error; dividing by
+    # the mean makes images comparable for the flags but dims an image whose whole surface the
+    # network cannot rebuild, and the pooled metrics compare pixels across images.
+    "fused-absolute": {"units": "absolute"},
+    # Halfway, in the image's own grey levels: times the root of that mean squared error. Chosen
+    # under this protocol on 2026-12-06: the `fused` preset since (`map_units` rms).
+    "fused-rms": {"map_units": "rms"},
     # `fused`'s map fused with whole classical baseline maps (:func:`fuse`): would a named preset
     # of that kind win where `fused` loses? (`fuse_with` is not a Config field: bench-only.)
     "fused+ssd": {"fuse_with": ["ssd"]},
@@ -86,6 +98,7 @@ def split_candidate(name: str) -> tuple[list[dict[str, Any]], list[str]]:
     and the baselines its map is fused with."""
     settings = dict(CANDIDATES[name])
     fuse_with = list(settings.pop("fuse_with", []))
+    settings.pop("units", None)
     if "mean_of" in settings:
         return [split_candidate(c)[0][0] for c in settings["mean_of"]], fuse_with
     return [settings], fuse_with
@@ -148,13 +161,19 @@ def default_after(table: Mapping[str, Mapping[str, Mapping[str, float]]], candid
     """What the default is after this run. The candidate all sets choose replaces ``incumbent``
     only where having it in the search raises the left-out count: a candidate that all sets
     prefer on the strength of one set, and that the fold leaving that set out does not choose,
-    wins only where it is tuned, which is no win."""
-    res = leave_one_set_out(table, candidates, baselines)
-    pick = res["all_sets_choose"]
-    if pick == incumbent or incumbent not in candidates:
-        return {"default": pick, "with": res["sets_won"], "without": None}
-    without = leave_one_set_out(table, [c for c in candidates if c != pick], baselines)["sets_won"]
-    return {"default": pick if res["sets_won"] > without else incumbent, "with": res["sets_won"], "without": without}
+    wins only where it is tuned, which is no win. Such a candidate is passed over and the
+    choice made again without it, until one raises the count or the incumbent is chosen."""
+    pool, passed_over = list(candidates), []
+    while True:
+        res = leave_one_set_out(table, pool, baselines)
+        pick = res["all_sets_choose"]
+        if pick == incumbent or incumbent not in pool:
+            return {"default": pick, "with": res["sets_won"], "without": None, "passed_over": passed_over}
+        without = leave_one_set_out(table, [c for c in pool if c != pick], baselines)["sets_won"]
+        if res["sets_won"] > without:
+            return {"default": pick, "with": res["sets_won"], "without": without, "passed_over": passed_over}
+        passed_over.append({"candidate": pick, "with": res["sets_won"], "without": without})
+        pool.remove(pick)
 
 
 class Scores:
@@ -188,6 +207,13 @@ def choose_image_score(table: Mapping[str, Mapping[str, Mapping[str, Any]]], set
         values = [v for v in values if v is not None]
         return float(np.mean(values)) if values else -1.0
     return max(IMAGE_SCORES, key=lambda k: (mean(k), -IMAGE_SCORES.index(k)))
+
+
+@torch.inference_mode()
+def network_error_scale(model: torch.nn.Module, x: torch.Tensor, cfg: Config) -> float:
+    """The image's mean intensity inpainting error (squared, in the image's own [0, 1] units)."""
+    composites = inpainted(lambda t: model(t).float(), x.unsqueeze(0), cfg.inpaint_block_list)
+    return float(intensity_error(composites, x.unsqueeze(0)).mean())
 
 
 def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dict[str, Any]:
@@ -235,14 +261,15 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
         problem = check_kept(folder, record)
         if problem:
             raise SystemExit(f"error: {folder}: {problem}; pass --models elsewhere or remove the folder")
-        base = cfg.replace(**{k: getattr(Config(), k) for k in HEATMAP_FIELDS})
+        # The candidates were defined over `fused` as it was before its units were chosen (mean).
+        base = cfg.replace(**{**{k: getattr(Config(), k) for k in HEATMAP_FIELDS}, "map_units": "mean"})
         runs = {c: ([ssdnet.resolve(base, **p) for p in split_candidate(c)[0]], split_candidate(c)[1], Scores())
                 for c in todo}
         for s in samples:
             model, image, x = fitted(cfg, s, folder)
             models = [model]  # the ensemble's members: member j is fitted with seed + j, as the scan does
             maps: dict[str, np.ndarray] = {}  # one map per distinct config and baseline
-            for parts, fuse_with, scored in runs.values():
+            for c, (parts, fuse_with, scored) in runs.items():
                 for ccfg in parts:
                     if ccfg.to_json() in maps:
                         continue
@@ -266,6 +293,11 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
                     if b not in maps:
                         maps[b] = BASELINES[b](image)
                 own = np.mean([maps[p.to_json()] for p in parts], axis=0).astype(np.float32)
+                units = CANDIDATES[c].get("units")
+                if units == "median":
+                    own = own / max(float(np.median(own)), 1e-12)
+                elif units == "absolute":
+                    own = own * network_error_scale(model, x, parts[0])
                 scored.add(fuse([own, *(maps[b] for b in fuse_with)]) if fuse_with else own, s)
         for c, (_, _, scored) in runs.items():
             scores[c] = scored.result()
@@ -288,14 +320,15 @@ def default_rows(table: Mapping[str, Mapping[str, Mapping[str, Any]]], default: 
 
 
 def default_line(result: dict[str, Any]) -> str:
-    d, pick = result["default"], result["all_sets_choose"]
+    d = result["default"]
+    words = [f"`{p['candidate']}` does not raise the left-out count ({p['with']} with it in the search, "
+             f"{p['without']} without): passed over." for p in d["passed_over"]]
     if d["without"] is None:
-        return f"The default is `{d['default']}`."
-    if d["default"] == pick:
-        return (f"Having `{pick}` in the search raises the left-out count from {d['without']} to {d['with']}: "
-                f"it becomes the default.")
-    return (f"Having `{pick}` in the search does not raise the left-out count ({d['with']} with it, "
-            f"{d['without']} without): the default stays `{d['default']}`.")
+        words.append(f"The default is `{d['default']}`.")
+    else:
+        words.append(f"Having `{d['default']}` in the search raises the left-out count from {d['without']} to "
+                     f"{d['with']}: it becomes the default.")
+    return " ".join(words)
 
 
 def render(result: dict[str, Any], baselines: list[str]) -> str:
@@ -352,7 +385,7 @@ def main() -> None:
     ap.add_argument("--preset", default=DEFAULT_PRESET, help="the fit's preset (candidates set the heatmap)")
     ap.add_argument("--option", action="append", default=[], metavar="FIELD=VALUE", help="fit config")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--incumbent", default=DEFAULT_PRESET, help="the candidate that is the default today: the one "
+    ap.add_argument("--incumbent", default="fused-rms", help="the candidate that is the default today: the one "
                     "all sets choose replaces it only where it raises the left-out count")
     ap.add_argument("--models", default=str(MODELS))
     ap.add_argument("--out", default=str(OUT), help="folder of the per-set caches and the result JSON")

@@ -92,12 +92,14 @@ def challenger_table(rich_ranks_first: bool) -> dict:
 def test_a_challenger_that_wins_only_where_it_is_tuned_does_not_become_the_default():
     t = challenger_table(rich_ranks_first=False)
     assert leave_one_set_out(t, CANDIDATES, BASELINES)["all_sets_choose"] == "rich"
-    assert default_after(t, CANDIDATES, BASELINES, "simple") == {"default": "simple", "with": 2, "without": 2}
+    assert default_after(t, CANDIDATES, BASELINES, "simple") == {
+        "default": "simple", "with": 2, "without": None, "passed_over": [{"candidate": "rich", "with": 2, "without": 2}]}
 
 
 def test_a_challenger_that_raises_the_left_out_count_becomes_the_default():
     t = challenger_table(rich_ranks_first=True)
-    assert default_after(t, CANDIDATES, BASELINES, "simple") == {"default": "rich", "with": 3, "without": 2}
+    assert default_after(t, CANDIDATES, BASELINES, "simple") == {"default": "rich", "with": 3, "without": 2,
+                                                                 "passed_over": []}
     assert default_after(t, CANDIDATES, BASELINES, "rich")["default"] == "rich"
 
 
@@ -120,7 +122,7 @@ def test_the_protocol_runs_on_generated_sets(tmp_path):
         assert fold["chosen"] == choose(cached, [s for s in cached if s != held], candidates, baselines)
         assert fold["pixel_auprc"] == cached[held][fold["chosen"]]["pixel_auprc"]
     assert "**ga**: chosen on the other sets" in res.stdout and "left-out sets" in res.stdout
-    assert result["default"] == default_after(cached, candidates, baselines, "fused")
+    assert result["default"] == default_after(cached, candidates, baselines, "fused-rms")
     page = (tmp_path / "R.md").read_text()
     assert page.count("<!-- loso:begin") == 1 and "| SSDnet (left out) |" in page
     # a rerun scores nothing anew: every figure comes from the cache, and the page's block is replaced
@@ -153,6 +155,18 @@ def test_each_candidate_changes_the_map(name):
     assert np.abs(other - default).max() > 1e-3 * float(default.max() - default.min())
 
 
+def test_each_challenger_that_does_not_raise_the_count_is_passed_over_in_turn():
+    # "steady" is ahead on s1 and s2 and first in rank there, behind b1 on s3. All sets choose rich
+    # (three wins); without it the count stays 2 (the s3 fold picks steady by rank and loses s3).
+    # Then steady is all sets' choice (rank), and without it simple alone wins s1 and s2 as well.
+    t = challenger_table(rich_ranks_first=False)
+    for name in t:
+        t[name]["steady"] = scores(0.99, 0.9) if name != "s3" else scores(0.85, 0.2)
+    assert default_after(t, ["simple", "rich", "steady"], BASELINES, "simple") == {
+        "default": "simple", "with": 2, "without": None,
+        "passed_over": [{"candidate": "rich", "with": 2, "without": 2}, {"candidate": "steady", "with": 2, "without": 2}]}
+
+
 def test_a_mean_of_candidates_resolves_to_its_parts():
     # `fused-multiscale` is scored as the mean of its parts' maps: its settings are theirs, in order.
     from bench.leave_one_set_out import CANDIDATES as ALL, split_candidate
@@ -160,3 +174,16 @@ def test_a_mean_of_candidates_resolves_to_its_parts():
     parts, fuse_with = split_candidate("fused-multiscale")
     assert parts == [ALL[c] for c in ALL["fused-multiscale"]["mean_of"]] and fuse_with == []
     assert split_candidate("fused+ssd") == ([{}], ["ssd"])
+
+
+def test_the_absolute_units_are_the_networks_inpainting_error():
+    # A "network" that returns its input rebuilds every hidden block as the fill, the image mean:
+    # the mean squared inpainting error is then the image's variance, whatever the block sizes.
+    import torch
+
+    import ssdnet
+    from bench.leave_one_set_out import network_error_scale
+
+    x = torch.rand(1, 32, 48, generator=torch.Generator().manual_seed(0))
+    scale = network_error_scale(torch.nn.Identity(), x, ssdnet.resolve(preset="fast", inpaint_blocks="4,8"))
+    assert abs(scale - float(x.var(unbiased=False))) < 1e-6

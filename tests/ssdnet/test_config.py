@@ -19,7 +19,15 @@ def test_paper_is_the_network_alone_and_fit_the_same_as_fused():
     # ... and the fit is the same, so the two differ only in how the fitted network is read.
     differ = {f for f in field_names() if getattr(paper, f) != getattr(fused, f)}
     assert differ == {"preset", "surface_windows", "surface_level", "surface_grain", "surface_contrast",
-                      "surface_region"}
+                      "surface_region", "map_units"}
+    # paper keeps the units its figures were measured in; rms was chosen for fused (issue 26)
+    assert (paper.map_units, fused.map_units) == ("mean", "rms")
+
+
+def test_a_record_from_before_map_units_counts_as_mean_units():
+    recorded = {k: v for k, v in Config().to_dict().items() if k != "map_units"}
+    assert complete_record(recorded)["map_units"] == "mean"
+    assert complete_record({**recorded, "map_units": "rms"})["map_units"] == "rms"
 
 
 def test_accurate_is_fused_with_a_two_fit_ensemble():

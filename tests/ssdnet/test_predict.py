@@ -214,9 +214,11 @@ def _gate_case():
     model = UNet(1, 4).eval()
     x = _stripes(40, 56)[0] + 0.05 * torch.rand(1, 40, 56)
     # Without the grain, contrast and region maps, which the tests that build the surface map by hand
-    # leave out (their own tests add them).
+    # leave out (their own tests add them), and in mean units, the units those maps are built in
+    # (the rms units' own test scales them).
     return model, x, build_extractor("patchncc", 1), ssdnet.resolve(preset="fast", surface_grain=0.0,
-                                                                   surface_contrast=0.0, surface_region=0.0)
+                                                                   surface_contrast=0.0, surface_region=0.0,
+                                                                   map_units="mean")
 
 
 @torch.inference_mode()
@@ -406,3 +408,16 @@ def test_the_region_map_joins_the_surface_map_at_full_weight():
     n = 1 + len(cfg.surface_window_list) + (cfg.surface_level > 0)  # the fills' maps and the level map
     assert torch.allclose(with_region, (n * plain + region) / (n + 1), atol=1e-5)
     assert not torch.allclose(with_region, plain, atol=1e-3)
+
+
+def test_rms_units_scale_each_image_by_the_networks_rms_inpainting_error():
+    # map_units=rms is the mean-units map times one number per image, the root of the network's
+    # mean squared inpainting error: it moves images against each other, not pixels within one.
+    model, x, extractor, cfg = _gate_case()
+    with torch.inference_mode():
+        mean_units, share = heatmap_and_share(model, x, cfg.replace(map_units="mean"), extractor)
+        rms, rms_share = heatmap_and_share(model, x, cfg.replace(map_units="rms"), extractor)
+        scale = intensity_error(inpainted(model, x[None], cfg.inpaint_block_list), x[None]).mean().sqrt()
+    assert share == rms_share
+    assert torch.allclose(rms, mean_units * scale, rtol=1e-4, atol=1e-7)
+    assert abs(float(scale) - 1.0) > 0.1  # the two units really differ here
