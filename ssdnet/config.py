@@ -166,8 +166,8 @@ CLASSICAL_OFF: dict[str, Any] = {"surface_windows": "0", "surface_level": 0.0, "
                                  "surface_contrast": 0.0, "surface_region": 0.0}
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # The default because it is the one chosen in every fold of the leave-one-set-out protocol
-    # (bench/leave_one_set_out.py, docs/RESULTS.md); named apart from `paper` because its surface
+    # The default because the leave-one-set-out protocol adopts it (`fused-rms` there:
+    # bench/leave_one_set_out.py, docs/RESULTS.md); named apart from `paper` because its surface
     # map fuses classical statistics with the network's errors (issue 26).
     "fused": {},
     # Kept in the units its figures were measured in: rms was chosen for `fused` alone.
