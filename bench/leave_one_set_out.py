@@ -216,6 +216,58 @@ def network_error_scale(model: torch.nn.Module, x: torch.Tensor, cfg: Config) ->
     return float(intensity_error(composites, x.unsqueeze(0)).mean())
 
 
+def kept_folder(folder: Path, record: dict) -> Path:
+    """``folder``, made, once its kept networks are known to be ``record``'s fits."""
+    folder.mkdir(parents=True, exist_ok=True)
+    problem = check_kept(folder, record)
+    if problem:
+        raise SystemExit(f"error: {folder}: {problem}; pass --models elsewhere or remove the folder")
+    return folder
+
+
+class ImageMaps:
+    """One image's fitted networks and maps, each made once however many candidates share it."""
+
+    def __init__(self, cfg: Config, sample: Any, folder: Path) -> None:
+        self.cfg, self.sample, self.folder = cfg, sample, folder
+        model, self.image, self.x = fitted(cfg, sample, folder)
+        self.models = [model]  # the ensemble's members: member j is fitted with seed + j, as the scan does
+        self.maps: dict[str, np.ndarray] = {}  # by config (and member) or baseline name
+
+    def member(self, j: int) -> torch.nn.Module:
+        while len(self.models) <= j:
+            member = self.cfg.replace(seed=self.cfg.seed + len(self.models))
+            sub = kept_folder(self.folder / f"seed{member.seed}", fit_record(member, 0.0, 0.0))
+            self.models.append(fitted(member, self.sample, sub)[0])
+        return self.models[j]
+
+    def config_map(self, ccfg: Config) -> np.ndarray:
+        """The heatmap under ``ccfg`` at the image's size: its ensemble members' maps averaged
+        (member 0's map is the one-network candidate's)."""
+        members = []
+        for j in range(ccfg.ensemble):
+            key = ccfg.replace(ensemble=1).to_json() + (f"#member{j}" if j else "")
+            if key not in self.maps:
+                m, _ = heatmap_and_share(self.member(j), self.x, ccfg, get_extractor(ccfg, self.x.shape[0], CPU))
+                self.maps[key] = _to_original(m, self.image.shape[:2])
+            members.append(self.maps[key])
+        return np.mean(members, axis=0).astype(np.float32)
+
+    def baseline(self, b: str) -> np.ndarray:
+        if b not in self.maps:
+            self.maps[b] = BASELINES[b](self.image)
+        return self.maps[b]
+
+    def candidate(self, name: str, parts: list[Config], fuse_with: list[str]) -> np.ndarray:
+        own = np.mean([self.config_map(p) for p in parts], axis=0).astype(np.float32)
+        units = CANDIDATES[name].get("units")
+        if units == "median":
+            own = own / max(float(np.median(own)), 1e-12)
+        elif units == "absolute":
+            own = own * network_error_scale(self.models[0], self.x, parts[0])
+        return fuse([own, *(self.baseline(b) for b in fuse_with)]) if fuse_with else own
+
+
 def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dict[str, Any]:
     """Every baseline's and every candidate's pooled scores on ``name``'s subset; what ``cache``
     holds already is kept."""
@@ -256,49 +308,16 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
         print(f"{name}: {b} {scores[b]['pixel_auroc']:.4f} / {scores[b]['pixel_auprc']:.4f}", flush=True)
     todo = [c for c in args.candidates if c not in scores]
     if todo:
-        folder = Path(args.models) / name / ("select_" + "_".join([args.preset, *sorted(args.option)]))
-        folder.mkdir(parents=True, exist_ok=True)
-        problem = check_kept(folder, record)
-        if problem:
-            raise SystemExit(f"error: {folder}: {problem}; pass --models elsewhere or remove the folder")
+        folder = kept_folder(Path(args.models) / name / ("select_" + "_".join([args.preset, *sorted(args.option)])),
+                             record)
         # The candidates were defined over `fused` as it was before its units were chosen (mean).
         base = cfg.replace(**{**{k: getattr(Config(), k) for k in HEATMAP_FIELDS}, "map_units": "mean"})
         runs = {c: ([ssdnet.resolve(base, **p) for p in split_candidate(c)[0]], split_candidate(c)[1], Scores())
                 for c in todo}
         for s in samples:
-            model, image, x = fitted(cfg, s, folder)
-            models = [model]  # the ensemble's members: member j is fitted with seed + j, as the scan does
-            maps: dict[str, np.ndarray] = {}  # one map per distinct config and baseline
+            one = ImageMaps(cfg, s, folder)
             for c, (parts, fuse_with, scored) in runs.items():
-                for ccfg in parts:
-                    if ccfg.to_json() in maps:
-                        continue
-                    while len(models) < ccfg.ensemble:
-                        member = cfg.replace(seed=cfg.seed + len(models))
-                        sub = folder / f"seed{member.seed}"
-                        sub.mkdir(exist_ok=True)
-                        problem = check_kept(sub, fit_record(member, 0.0, 0.0))
-                        if problem:
-                            raise SystemExit(f"error: {sub}: {problem}; pass --models elsewhere or remove the folder")
-                        models.append(fitted(member, s, sub)[0])
-                    members = []
-                    for j in range(ccfg.ensemble):  # member 0's map is the one-network candidate's
-                        key = ccfg.replace(ensemble=1).to_json() + (f"#member{j}" if j else "")
-                        if key not in maps:
-                            m, _ = heatmap_and_share(models[j], x, ccfg, get_extractor(ccfg, x.shape[0], CPU))
-                            maps[key] = _to_original(m, image.shape[:2])
-                        members.append(maps[key])
-                    maps[ccfg.to_json()] = np.mean(members, axis=0).astype(np.float32)
-                for b in fuse_with:
-                    if b not in maps:
-                        maps[b] = BASELINES[b](image)
-                own = np.mean([maps[p.to_json()] for p in parts], axis=0).astype(np.float32)
-                units = CANDIDATES[c].get("units")
-                if units == "median":
-                    own = own / max(float(np.median(own)), 1e-12)
-                elif units == "absolute":
-                    own = own * network_error_scale(model, x, parts[0])
-                scored.add(fuse([own, *(maps[b] for b in fuse_with)]) if fuse_with else own, s)
+                scored.add(one.candidate(c, parts, fuse_with), s)
         for c, (_, _, scored) in runs.items():
             scores[c] = scored.result()
             scored_at[c] = now
