@@ -32,7 +32,8 @@ from bench.heatmap_variants import HEATMAP_FIELDS, OUT as MODELS, check_kept, fi
 from bench.accuracy import fmt as accuracy_fmt  # noqa: E402
 from bench.report import commit  # noqa: E402
 from ssdnet.api import _to_original, get_extractor  # noqa: E402
-from ssdnet.evaluation import BASELINES, PooledMetrics, image_auroc, list_samples, read_mask, stratified  # noqa: E402
+from ssdnet.evaluation import (BASELINES, PooledMetrics, development, image_auroc, list_samples, read_mask,  # noqa: E402
+                               stratified)
 from ssdnet.config import DEFAULT_PRESET, PRESETS, Config  # noqa: E402
 from ssdnet.predict import heatmap_and_share, inpainted, intensity_error  # noqa: E402
 
@@ -271,7 +272,9 @@ class ImageMaps:
 def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dict[str, Any]:
     """Every baseline's and every candidate's pooled scores on ``name``'s subset; what ``cache``
     holds already is kept."""
-    samples = stratified(list_samples(Path(args.datasets) / name), args.limit)
+    every = list_samples(Path(args.datasets) / name)
+    # --outside N: images no choice was made on, those outside the fixed N-image subset
+    samples = development(every, args.outside, args.limit) if args.outside else stratified(every, args.limit)
     cfg = ssdnet.resolve(preset=args.preset, threads=args.threads, **dict(o.split("=", 1) for o in args.option))
     ids = [s.id for s in samples]
     record = fit_record(cfg, 0.0, 0.0)
@@ -358,7 +361,8 @@ def render(result: dict[str, Any], baselines: list[str]) -> str:
              f"{default_line(result)} "
              f"Baselines' image AUROC is their map maximum's. Command: `{result['command']}` "
              f"at `{result['commit']}` (maps scored at {', '.join(f'`{c}`' for c in result['scored_at']) or 'n/a'}), "
-             f"{result['limit']} images per set (its fixed stratified subset).", ""]
+             f"{result['limit']} images per set (" + (f"outside its fixed {result['outside']}-image subset)."
+                                                       if result.get("outside") else "its fixed stratified subset)."), ""]
     for name, f in result["folds"].items():
         lines += [f"**{name}**: chosen on the other sets: `{f['chosen']}`; "
                   + ("ahead of every baseline in both metrics." if f["beats_all"] else "**not** ahead of every "
@@ -400,6 +404,8 @@ def main() -> None:
     ap.add_argument("--datasets", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
     ap.add_argument("--sets", default=",".join(SURFACE_SETS))
     ap.add_argument("--limit", type=int, default=12, help="images per set: its fixed stratified subset")
+    ap.add_argument("--outside", type=int, default=0, metavar="N", help="score --limit images per set from outside "
+                    "its fixed N-image subset instead (images the choices made on that subset never saw)")
     ap.add_argument("--candidates", default=",".join(CANDIDATES))
     ap.add_argument("--preset", default=DEFAULT_PRESET, help="the fit's preset (candidates set the heatmap)")
     ap.add_argument("--option", action="append", default=[], metavar="FIELD=VALUE", help="fit config")
@@ -419,9 +425,10 @@ def main() -> None:
     torch.set_flush_denormal(True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    tag = f"limit{args.limit}" + (f"_outside{args.outside}" if args.outside else "")
     table = {}
     for name in args.sets.split(","):
-        path = out / f"{name}_limit{args.limit}.json"
+        path = out / f"{name}_{tag}.json"
         cache = json.loads(path.read_text()) if path.exists() else {}
         table[name] = score_set(name, args, cache)
         path.write_text(json.dumps(cache, indent=1))
@@ -429,11 +436,12 @@ def main() -> None:
     result = leave_one_set_out(table, args.candidates, baselines)
     result["default"] = default_after(table, args.candidates, baselines, args.incumbent)
     result["default_rows"] = default_rows(table, result["default"]["default"])
-    caches = [json.loads((out / f"{name}_limit{args.limit}.json").read_text()) for name in table]
-    result.update({"scored_at": sorted({c for cache in caches for c in cache.get("scored_at", {}).values()}), "limit": args.limit, "candidates": {c: CANDIDATES[c] for c in args.candidates},
+    caches = [json.loads((out / f"{name}_{tag}.json").read_text()) for name in table]
+    result.update({"scored_at": sorted({c for cache in caches for c in cache.get("scored_at", {}).values()}), "limit": args.limit,
+                   "outside": args.outside, "candidates": {c: CANDIDATES[c] for c in args.candidates},
                    "preset": args.preset, "options": args.option, "commit": commit(),
                    "command": "bench/leave_one_set_out.py " + " ".join(sys.argv[1:])})
-    (out / f"loso_limit{args.limit}.json").write_text(json.dumps(result, indent=1))
+    (out / f"loso_{tag}.json").write_text(json.dumps(result, indent=1))
     text = render(result, baselines)
     print(text)
     if args.markdown:

@@ -187,3 +187,22 @@ def test_the_absolute_units_are_the_networks_inpainting_error():
     x = torch.rand(1, 32, 48, generator=torch.Generator().manual_seed(0))
     scale = network_error_scale(torch.nn.Identity(), x, ssdnet.resolve(preset="fast", inpaint_blocks="4,8"))
     assert abs(scale - float(x.var(unbiased=False))) < 1e-6
+
+
+def test_outside_scores_only_images_beyond_the_fixed_subset(tmp_path):
+    from ssdnet.evaluation import list_samples, stratified
+    from ssdnet.synthetic import write_dataset
+
+    for i, name in enumerate(("ga", "gb")):
+        write_dataset(tmp_path / "sets" / name, 4, size=40, good=1, seed=10 * i)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "bench/leave_one_set_out.py", "--datasets", str(tmp_path / "sets"), "--sets", "ga,gb",
+           "--limit", "2", "--outside", "2", "--candidates", "plain", "--incumbent", "plain", "--preset", "fast",
+           "--option", "steps=2", "--threads", "1", "--models", str(tmp_path / "models"), "--out", str(out)]
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "outside its fixed 2-image subset" in res.stdout
+    for name in ("ga", "gb"):
+        scored = json.loads((out / f"{name}_limit2_outside2.json").read_text())["ids"]
+        fixed = {s.id for s in stratified(list_samples(tmp_path / "sets" / name), 2)}
+        assert len(scored) == 2 and not fixed & set(scored)
