@@ -5,14 +5,17 @@ baselines and by each SSDnet candidate (a named group of heatmap settings, :data
 all computed from the same fitted networks: one fit per image, kept under ``--models`` as
 bench/heatmap_variants.py keeps them). Then, for each set S, the candidate is chosen on the other
 sets alone (:func:`choose`) and its figures on S are S's left-out figures. The choice that all
-sets make together is the one a default must be (:func:`leave_one_set_out`).
+sets make together (:func:`leave_one_set_out`) replaces the default (``--incumbent``) only where
+having it in the search raises the left-out count; otherwise it is passed over and the choice
+made again without it (:func:`default_after`). ``--outside N`` scores images outside the fixed
+N-image subset instead: a check of a choice on images it was not made on.
 
 The choice rule: the candidate ahead of every baseline in both pixel AUROC and AUPRC on the most
 sets; ties go to the better mean rank among candidates (AUROC and AUPRC), then to the simpler
 candidate (listed first). Scores are cached per set, image subset, candidate and fit under
 ``bench/out/select/``; a rerun computes only what is missing.
 
-    .venv/bin/python bench/leave_one_set_out.py --limit 12 --threads 2
+    .venv/bin/python bench/leave_one_set_out.py --limit 16 --threads 1 --incumbent fused --markdown docs/RESULTS.md
 """
 from __future__ import annotations
 
