@@ -318,8 +318,10 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
                              record)
         # The candidates were defined over `fused` as it was before its units were chosen (mean).
         base = cfg.replace(**{**{k: getattr(Config(), k) for k in HEATMAP_FIELDS}, "map_units": "mean"})
-        runs = {c: ([ssdnet.resolve(base, **p) for p in split_candidate(c)[0]], split_candidate(c)[1], Scores())
-                for c in todo}
+        runs = {}
+        for c in todo:
+            parts, fuse_with = split_candidate(c)
+            runs[c] = ([ssdnet.resolve(base, **p) for p in parts], fuse_with, Scores())
         for s in samples:
             one = ImageMaps(cfg, s, folder)
             for c, (parts, fuse_with, scored) in runs.items():
@@ -429,17 +431,17 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = f"limit{args.limit}" + (f"_outside{args.outside}" if args.outside else "")
-    table = {}
+    table, caches = {}, []
     for name in args.sets.split(","):
         path = out / f"{name}_{tag}.json"
         cache = json.loads(path.read_text()) if path.exists() else {}
         table[name] = score_set(name, args, cache)
         path.write_text(json.dumps(cache, indent=1))
+        caches.append(cache)
     baselines = list(BASELINES)
     result = leave_one_set_out(table, args.candidates, baselines)
     result["default"] = default_after(table, args.candidates, baselines, args.incumbent)
     result["default_rows"] = default_rows(table, result["default"]["default"])
-    caches = [json.loads((out / f"{name}_{tag}.json").read_text()) for name in table]
     result.update({"scored_at": sorted({c for cache in caches for c in cache.get("scored_at", {}).values()}), "limit": args.limit,
                    "outside": args.outside, "candidates": {c: CANDIDATES[c] for c in args.candidates},
                    "preset": args.preset, "options": args.option, "commit": commit(),
