@@ -82,6 +82,9 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # Halfway, in the image's own grey levels: times the root of that mean squared error. Chosen
     # under this protocol on 2026-12-06: the `fused` preset since (`map_units` rms).
     "fused-rms": {"map_units": "rms"},
+    # The two choices the protocol made on its own, together: the sharper surface map that all sets
+    # chose (passed over in mean units) in the units that became the default.
+    "surface-sharp-rms": {"surface_sigma": 1.0, "map_units": "rms"},
     # `fused`'s map fused with whole classical baseline maps (:func:`fuse`): would a named preset
     # of that kind win where `fused` loses? (`fuse_with` is not a Config field: bench-only.)
     "fused+ssd": {"fuse_with": ["ssd"]},
