@@ -85,6 +85,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # The two choices the protocol made on its own, together: the sharper surface map that all sets
     # chose (passed over in mean units) in the units that became the default.
     "surface-sharp-rms": {"surface_sigma": 1.0, "map_units": "rms"},
+    # The `accurate` preset as it ships since the units were chosen: two networks per image, rms units.
+    "accurate-rms": {**PRESETS["accurate"], "map_units": "rms"},
     # `fused`'s map fused with whole classical baseline maps (:func:`fuse`): would a named preset
     # of that kind win where `fused` loses? (`fuse_with` is not a Config field: bench-only.)
     "fused+ssd": {"fuse_with": ["ssd"]},
