@@ -129,10 +129,18 @@ def test_ctrl_c_exits_130_and_json_still_says_what_was_written(tmp_path):
 
     write_images(tmp_path / "src", 40)
     store = tmp_path / "s.zarr"
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "scan", str(tmp_path / "src"), "--out", str(store),
-                             "--preset", "fast", "--steps", "40", "--workers", "1", "--json", "--write-every", "0",
-                             "--progress-every", "0.2"], cwd=Path(__file__).resolve().parents[2],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # A shell starts a background job (`pytest ... &`) with SIGINT ignored, and a child inherits
+    # that: the scan would rightly ignore Ctrl-C, as a background job should. With a handler of
+    # our own while it starts, the scan starts as a terminal's foreground command does.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "scan", str(tmp_path / "src"), "--out",
+                                 str(store), "--preset", "fast", "--steps", "40", "--workers", "1", "--json",
+                                 "--write-every", "0", "--progress-every", "0.2"],
+                                cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, before)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # interrupt once some rows are written
