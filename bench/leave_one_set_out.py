@@ -242,6 +242,7 @@ class ImageMaps:
         model, self.image, self.x = fitted(cfg, sample, folder)
         self.models = [model]  # the ensemble's members: member j is fitted with seed + j, as the scan does
         self.maps: dict[str, np.ndarray] = {}  # by config (and member) or baseline name
+        self.scales: dict[int, float] = {}  # by member: its network's mean squared inpainting error
 
     def member(self, j: int) -> torch.nn.Module:
         while len(self.models) <= j:
@@ -250,16 +251,25 @@ class ImageMaps:
             self.models.append(fitted(member, self.sample, sub)[0])
         return self.models[j]
 
+    def scale(self, j: int, ccfg: Config) -> float:
+        if j not in self.scales:
+            self.scales[j] = network_error_scale(self.member(j), self.x, ccfg)
+        return self.scales[j]
+
     def config_map(self, ccfg: Config) -> np.ndarray:
         """The heatmap under ``ccfg`` at the image's size: its ensemble members' maps averaged
-        (member 0's map is the one-network candidate's)."""
+        (member 0's map is the one-network candidate's). A map in rms units is the same settings'
+        mean-units map times one number per member (ssdnet.predict), so it is not made again."""
         members = []
         for j in range(ccfg.ensemble):
-            key = ccfg.replace(ensemble=1).to_json() + (f"#member{j}" if j else "")
+            mean_cfg = ccfg.replace(ensemble=1, map_units="mean")
+            key = mean_cfg.to_json() + (f"#member{j}" if j else "")
             if key not in self.maps:
-                m, _ = heatmap_and_share(self.member(j), self.x, ccfg, get_extractor(ccfg, self.x.shape[0], CPU))
+                m, _ = heatmap_and_share(self.member(j), self.x, mean_cfg,
+                                         get_extractor(ccfg, self.x.shape[0], CPU))
                 self.maps[key] = _to_original(m, self.image.shape[:2])
-            members.append(self.maps[key])
+            rms = self.scale(j, ccfg) ** 0.5 if ccfg.map_units == "rms" else 1.0
+            members.append(self.maps[key] * np.float32(rms))
         return np.mean(members, axis=0).astype(np.float32)
 
     def baseline(self, b: str) -> np.ndarray:
@@ -273,7 +283,7 @@ class ImageMaps:
         if units == "median":
             own = own / max(float(np.median(own)), 1e-12)
         elif units == "absolute":
-            own = own * network_error_scale(self.models[0], self.x, parts[0])
+            own = own * self.scale(0, parts[0])
         return fuse([own, *(self.baseline(b) for b in fuse_with)]) if fuse_with else own
 
 
