@@ -49,6 +49,8 @@ from pipeline.store import StoreWriter
 from pipeline.worker import TorchThreads, fit_images, now_ns
 
 log = logging.getLogger("ssdnet.scan")
+# How long a worker restarted after a timed-out fit may take to come back.
+RESTART_SECONDS = 120
 REPORT_S = 0.5  # seconds between progress callbacks
 SKIPPED_EXAMPLES = 10  # paths not scanned that the summary lists (the log has every one)
 
@@ -380,7 +382,7 @@ class Scanner:
             log.warning("%s: timed out after %g s on %s; restarting that worker",
                         ", ".join(m.entry_id for m in p.members), self.opts.timeout, worker)
             if worker:
-                self.client.restart_workers([worker], timeout=120, raise_for_error=False)
+                self.client.restart_workers([worker], timeout=RESTART_SECONDS, raise_for_error=False)
         return out
 
     def _stage(self, records: list[dict[str, Any]], final: bool = False) -> None:
@@ -561,6 +563,11 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
         record_scan_start(writer)  # "new since last scan" (pipeline/scans.py)
         try:
             with contextlib.ExitStack() as stack:
+                # A cluster run from this process closes a worker's nanny once the worker has been
+                # gone lost-worker-timeout (15 s by default): restarting a worker after a timed-out
+                # fit takes longer than that on a loaded 2-core machine, and the scan then ran one
+                # worker short for good, after waiting RESTART_SECONDS for it.
+                stack.enter_context(dask.config.set({"distributed.deploy.lost-worker-timeout": f"{RESTART_SECONDS}s"}))
                 own_gpus = False
                 if client is None:
                     client, own_gpus = stack.enter_context(open_client(opts, cfg))
