@@ -53,8 +53,9 @@ def images(k: int, height: int, width: int) -> list[np.ndarray]:
 
 
 def matmul_peak(device: str, dtype: torch.dtype) -> float:
-    """FLOP/s of the best of a few square matmuls (8192 on CUDA, 2048 elsewhere)."""
-    n = 8192 if device.startswith("cuda") else 2048
+    """FLOP/s of the best of a few square matmuls (8192 on CUDA; 512 elsewhere: a CPU without bfloat16
+    instructions takes seconds per 1024 px bfloat16 matmul, and off CUDA this is only a smoke run)."""
+    n = 8192 if device.startswith("cuda") else 512
     tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False  # the plain fp32 rate, as the fit runs
     try:
