@@ -255,6 +255,11 @@ def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: fl
     return torch.maximum(p, q) if how == "zmax" else 0.5 * (p + q)
 
 
+# ``map_units``: the power of the network's mean squared intensity inpainting error that the map,
+# in multiples of its image's typical error, is multiplied by (0.5: its root, grey levels).
+MAP_UNITS_POWER = {"mean": 0.0, "sqrt-rms": 0.25, "rms": 0.5}
+
+
 def heatmap(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor) -> torch.Tensor:
     """(H, W) anomaly map of ``image`` (C, H, W) at working resolution (see :func:`heatmap_and_share`)."""
     return heatmap_and_share(model, image, cfg, extractor)[0]
@@ -297,12 +302,12 @@ def heatmap_and_share(model: UNet, image: torch.Tensor, cfg: Config, extractor: 
     if share < 1:
         local = fills() if fills is not None else local_fills(x, cfg)
         out = out + (1 - share) * surface_map(net, x, intensity, local, cfg)
-    if cfg.map_units == "rms":
+    if MAP_UNITS_POWER[cfg.map_units]:
         # Every map above is in multiples of its own image's typical error, which dims an image the
         # network cannot rebuild anywhere (a defect over a third of it) next to a clean one; the
         # pooled metrics and the archive's flags compare images. Chosen under leave-one-set-out
         # (docs/RESULTS.md); the mean squared error is the intensity map's, already computed.
-        out = out * intensity.mean().sqrt()
+        out = out * intensity.mean() ** MAP_UNITS_POWER[cfg.map_units]
     return out[0, 0], share
 
 

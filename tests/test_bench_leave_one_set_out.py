@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.leave_one_set_out import choose, choose_image_score, default_after, leave_one_set_out  # noqa: E402
+from bench.leave_one_set_out import (INCUMBENT, choose, choose_image_score, default_after,  # noqa: E402
+                                     leave_one_set_out)
 
 BASELINES = ["b1", "b2"]
 CANDIDATES = ["simple", "rich"]
@@ -122,7 +123,7 @@ def test_the_protocol_runs_on_generated_sets(tmp_path):
         assert fold["chosen"] == choose(cached, [s for s in cached if s != held], candidates, baselines)
         assert fold["pixel_auprc"] == cached[held][fold["chosen"]]["pixel_auprc"]
     assert "**ga**: chosen on the other sets" in res.stdout and "left-out sets" in res.stdout
-    assert result["default"] == default_after(cached, candidates, baselines, "fused-rms")
+    assert result["default"] == default_after(cached, candidates, baselines, INCUMBENT)
     page = (tmp_path / "R.md").read_text()
     assert page.count("<!-- loso:begin") == 1 and "| SSDnet (left out) |" in page
     # a rerun scores nothing anew: every figure comes from the cache, and the page's block is replaced
@@ -137,22 +138,34 @@ def test_an_unknown_candidate_is_a_usage_error(tmp_path):
     assert res.returncode == 2 and "unknown candidate(s) nope" in res.stderr
 
 
-@pytest.mark.parametrize("name", ["plain", "paper", "paper+fills", "fused-sharp", "fused-sharper", "surface-sharp",
-                                  "surface-sharper", "surface-sharp-rms", "accurate-rms"])
+@pytest.mark.parametrize("name", ["plain", "paper", "paper+fills", "fused", "fused-sharp", "fused-sharper",
+                                  "surface-sharp", "surface-sharper", "fused-rms", "surface-sharp-rms", "accurate-rms",
+                                  "fused-sqrt-rms"])
 def test_each_candidate_changes_the_map(name):
-    # Each remaining option keeps a test showing it changes the map (issue 26): the candidates
-    # differ from the default on an image that gets the surface map.
+    # Each remaining option keeps a test showing it changes the map (issue 26): the candidates, as
+    # the protocol scores them, differ from the default on an image that gets the surface map.
     import numpy as np
 
     import ssdnet
-    from bench.leave_one_set_out import CANDIDATES as ALL
+    from bench.leave_one_set_out import CANDIDATES as ALL, DEFINED_OVER
     from ssdnet.synthetic import make_example
 
     image = make_example(3, 64, 64, texture_kind="noise")[0].astype(np.float32)[..., None] / 255
     cfg = ssdnet.resolve(preset="fast", steps=5, threads=1)
     default = ssdnet.map_for_array(image, cfg)
-    other = ssdnet.map_for_array(image, ssdnet.resolve(cfg, **ALL[name]))
+    other = ssdnet.map_for_array(image, ssdnet.resolve(cfg, **{**DEFINED_OVER, **ALL[name]}))
     assert np.abs(other - default).max() > 1e-3 * float(default.max() - default.min())
+
+
+def test_the_incumbent_candidate_is_the_shipped_default():
+    # The candidate the protocol keeps as the default, as it scores it, is what the `fused` preset makes.
+    import ssdnet
+    from bench.heatmap_variants import HEATMAP_FIELDS
+    from bench.leave_one_set_out import CANDIDATES as ALL, DEFINED_OVER, INCUMBENT
+
+    scored = ssdnet.resolve(ssdnet.Config(), **{**DEFINED_OVER, **ALL[INCUMBENT]})
+    shipped = ssdnet.Config()
+    assert {k: getattr(scored, k) for k in HEATMAP_FIELDS} == {k: getattr(shipped, k) for k in HEATMAP_FIELDS}
 
 
 def test_each_challenger_that_does_not_raise_the_count_is_passed_over_in_turn():

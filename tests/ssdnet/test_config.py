@@ -19,9 +19,11 @@ def test_paper_is_the_network_alone_and_fit_the_same_as_fused():
     # ... and the fit is the same, so the two differ only in how the fitted network is read.
     differ = {f for f in field_names() if getattr(paper, f) != getattr(fused, f)}
     assert differ == {"preset", "surface_windows", "surface_level", "surface_grain", "surface_contrast",
-                      "surface_region", "map_units"}
-    # paper keeps the units its figures were measured in; rms was chosen for fused (issue 26)
-    assert (paper.map_units, fused.map_units) == ("mean", "rms")
+                      "surface_region", "map_units", "surface_sigma"}
+    # paper keeps the units and smoothing its figures were measured in; fused's were chosen under
+    # leave-one-set-out (issue 26)
+    assert (paper.map_units, fused.map_units) == ("mean", "sqrt-rms")
+    assert (paper.surface_sigma, fused.surface_sigma) == (2.0, 1.0)
 
 
 def test_a_record_from_before_map_units_counts_as_mean_units():

@@ -412,12 +412,15 @@ def test_the_region_map_joins_the_surface_map_at_full_weight():
 
 def test_rms_units_scale_each_image_by_the_networks_rms_inpainting_error():
     # map_units=rms is the mean-units map times one number per image, the root of the network's
-    # mean squared inpainting error: it moves images against each other, not pixels within one.
+    # mean squared inpainting error: it moves images against each other, not pixels within one;
+    # sqrt-rms times the root of that root.
     model, x, extractor, cfg = _gate_case()
     with torch.inference_mode():
         mean_units, share = heatmap_and_share(model, x, cfg.replace(map_units="mean"), extractor)
         rms, rms_share = heatmap_and_share(model, x, cfg.replace(map_units="rms"), extractor)
+        sqrt_rms, sqrt_share = heatmap_and_share(model, x, cfg.replace(map_units="sqrt-rms"), extractor)
         scale = intensity_error(inpainted(model, x[None], cfg.inpaint_block_list), x[None]).mean().sqrt()
-    assert share == rms_share
+    assert share == rms_share == sqrt_share
     assert torch.allclose(rms, mean_units * scale, rtol=1e-4, atol=1e-7)
-    assert abs(float(scale) - 1.0) > 0.1  # the two units really differ here
+    assert torch.allclose(sqrt_rms, mean_units * scale.sqrt(), rtol=1e-4, atol=1e-7)
+    assert abs(float(scale) - 1.0) > 0.1  # the units really differ here
