@@ -37,8 +37,8 @@ from bench.report import commit  # noqa: E402
 from ssdnet.api import _to_original, get_extractor  # noqa: E402
 from ssdnet.evaluation import (BASELINES, PooledMetrics, development, image_auroc, list_samples, read_mask,  # noqa: E402
                                stratified)
-from ssdnet.config import DEFAULT_PRESET, PRESETS, Config  # noqa: E402
-from ssdnet.predict import MAP_UNITS_POWER, heatmap_and_share, inpainted, intensity_error  # noqa: E402
+from ssdnet.config import DEFAULT_PRESET, MAP_UNITS_POWER, PRESETS, Config  # noqa: E402
+from ssdnet.predict import heatmap_and_share, inpainted, intensity_error  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "select"
 CPU = torch.device("cpu")
@@ -50,7 +50,8 @@ INCUMBENT = "surface-sharp-sqrt-rms"
 # The heatmap fields' values in `fused` when the candidates below were first defined.
 DEFINED_OVER = {"map_units": "mean", "surface_sigma": 2.0}
 # The whole search, simplest first. Each entry only changes the heatmap, so all share one fit; each
-# is applied over the heatmap fields at their `fused` values (the Config defaults), whatever --preset.
+# is applied over the heatmap fields at their `fused` values when it was defined (the Config
+# defaults with DEFINED_OVER), whatever --preset.
 CANDIDATES: dict[str, dict[str, Any]] = {
     # The paper's principle alone: reconstruction and perceptual (inpainting) error, every image.
     "plain": {"gate_low": -1.0, "gate_high": -1.0},
@@ -268,8 +269,8 @@ class ImageMaps:
 
     def config_map(self, ccfg: Config) -> np.ndarray:
         """The heatmap under ``ccfg`` at the image's size: its ensemble members' maps averaged
-        (member 0's map is the one-network candidate's). A map in rms or sqrt-rms units is the same settings'
-        mean-units map times one number per member (ssdnet.predict), so it is not made again."""
+        (member 0's map is the one-network candidate's). A map in rms or sqrt-rms units is the same
+        settings' mean-units map times one number per member (ssdnet.predict), so it is not made again."""
         members = []
         for j in range(ccfg.ensemble):
             mean_cfg = ccfg.replace(ensemble=1, map_units="mean")

@@ -21,6 +21,11 @@ from typing import Any
 RUNTIME_FIELDS = frozenset({"device", "threads", "max_pixels", "vgg19_weights"})
 
 
+# ``map_units``: the power of the network's mean squared intensity inpainting error that the map,
+# in multiples of its image's typical error, is multiplied by (0.5: its root, grey levels).
+MAP_UNITS_POWER: dict[str, float] = {"sqrt-rms": 0.25, "rms": 0.5, "mean": 0.0}
+
+
 def _opt(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help, **kw})
 
@@ -116,7 +121,7 @@ class Config:
                           "(the same times the root mean squared error of the network's inpainting of the image: "
                           "an image the network cannot rebuild anywhere scores higher than a well-rebuilt one) or "
                           "sqrt-rms (times the square root of that rms error: halfway between the two).",
-                          choices=("sqrt-rms", "rms", "mean"))
+                          choices=tuple(MAP_UNITS_POWER))
 
     def __post_init__(self) -> None:
         problems = validate(self)

@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .config import Config
+from .config import MAP_UNITS_POWER, Config
 from .features import Extractor
 from .fit import autocast
 from .model import UNet
@@ -253,11 +253,6 @@ def aggregate(pixel: torch.Tensor, perceptual: torch.Tensor, how: str, sigma: fl
         return torch.maximum(ratio_to_median(pixel), ratio_to_median(perceptual))
     p, q = robust_z(pixel), robust_z(perceptual)
     return torch.maximum(p, q) if how == "zmax" else 0.5 * (p + q)
-
-
-# ``map_units``: the power of the network's mean squared intensity inpainting error that the map,
-# in multiples of its image's typical error, is multiplied by (0.5: its root, grey levels).
-MAP_UNITS_POWER = {"mean": 0.0, "sqrt-rms": 0.25, "rms": 0.5}
 
 
 def heatmap(model: UNet, image: torch.Tensor, cfg: Config, extractor: Extractor) -> torch.Tensor:
