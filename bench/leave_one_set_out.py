@@ -98,6 +98,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # 2026-12-06). The protocol adopted the second: the `fused` preset since.
     "fused-sqrt-rms": {"map_units": "sqrt-rms"},
     "surface-sharp-sqrt-rms": {"surface_sigma": 1.0, "map_units": "sqrt-rms"},
+    # The `accurate` preset as it ships since: two networks per image over that default.
+    "accurate-sqrt-rms": {**PRESETS["accurate"], "surface_sigma": 1.0, "map_units": "sqrt-rms"},
     # `fused`'s map fused with whole classical baseline maps (:func:`fuse`): would a named preset
     # of that kind win where `fused` loses? (`fuse_with` is not a Config field: bench-only.)
     "fused+ssd": {"fuse_with": ["ssd"]},
