@@ -49,6 +49,14 @@ SURFACE_SETS = ("crackforest", "hazelnut_toy", "magnetic_tile", "mvtec_ad_grid",
 INCUMBENT = "surface-sharp-sqrt-rms"
 # The heatmap fields' values in `fused` when the candidates below were first defined.
 DEFINED_OVER = {"map_units": "mean", "surface_sigma": 2.0}
+
+
+def defined_over(cfg: Config) -> Config:
+    """``cfg`` with the heatmap fields at the values the candidates are defined over (the Config
+    defaults with :data:`DEFINED_OVER`): a change of the shipped default changes no candidate."""
+    return cfg.replace(**{**{k: getattr(Config(), k) for k in HEATMAP_FIELDS}, **DEFINED_OVER})
+
+
 # The whole search, simplest first. Each entry only changes the heatmap, so all share one fit; each
 # is applied over the heatmap fields at their `fused` values when it was defined (the Config
 # defaults with DEFINED_OVER), whatever --preset.
@@ -343,8 +351,7 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
     if todo:
         folder = kept_folder(Path(args.models) / name / ("select_" + "_".join([args.preset, *sorted(args.option)])),
                              record)
-        # The candidates were defined over `fused` as it was before its units and smoothing were chosen.
-        base = cfg.replace(**{**{k: getattr(Config(), k) for k in HEATMAP_FIELDS}, **DEFINED_OVER})
+        base = defined_over(cfg)
         runs = {}
         for c in todo:
             parts, fuse_with = split_candidate(c)

@@ -297,12 +297,13 @@ def heatmap_and_share(model: UNet, image: torch.Tensor, cfg: Config, extractor: 
     if share < 1:
         local = fills() if fills is not None else local_fills(x, cfg)
         out = out + (1 - share) * surface_map(net, x, intensity, local, cfg)
-    if MAP_UNITS_POWER[cfg.map_units]:
+    power = MAP_UNITS_POWER[cfg.map_units]
+    if power:
         # Every map above is in multiples of its own image's typical error, which dims an image the
         # network cannot rebuild anywhere (a defect over a third of it) next to a clean one; the
         # pooled metrics and the archive's flags compare images. Chosen under leave-one-set-out
         # (docs/RESULTS.md); the mean squared error is the intensity map's, already computed.
-        out = out * intensity.mean() ** MAP_UNITS_POWER[cfg.map_units]
+        out = out * intensity.mean() ** power
     return out[0, 0], share
 
 

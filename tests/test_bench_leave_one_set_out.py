@@ -147,13 +147,13 @@ def test_each_candidate_changes_the_map(name):
     import numpy as np
 
     import ssdnet
-    from bench.leave_one_set_out import CANDIDATES as ALL, DEFINED_OVER
+    from bench.leave_one_set_out import CANDIDATES as ALL, defined_over
     from ssdnet.synthetic import make_example
 
     image = make_example(3, 64, 64, texture_kind="noise")[0].astype(np.float32)[..., None] / 255
     cfg = ssdnet.resolve(preset="fast", steps=5, threads=1)
     default = ssdnet.map_for_array(image, cfg)
-    other = ssdnet.map_for_array(image, ssdnet.resolve(cfg, **{**DEFINED_OVER, **ALL[name]}))
+    other = ssdnet.map_for_array(image, ssdnet.resolve(defined_over(cfg), **ALL[name]))
     assert np.abs(other - default).max() > 1e-3 * float(default.max() - default.min())
 
 
@@ -161,9 +161,9 @@ def test_the_incumbent_candidate_is_the_shipped_default():
     # The candidate the protocol keeps as the default, as it scores it, is what the `fused` preset makes.
     import ssdnet
     from bench.heatmap_variants import HEATMAP_FIELDS
-    from bench.leave_one_set_out import CANDIDATES as ALL, DEFINED_OVER, INCUMBENT
+    from bench.leave_one_set_out import CANDIDATES as ALL, INCUMBENT, defined_over
 
-    scored = ssdnet.resolve(ssdnet.Config(), **{**DEFINED_OVER, **ALL[INCUMBENT]})
+    scored = ssdnet.resolve(defined_over(ssdnet.Config()), **ALL[INCUMBENT])
     shipped = ssdnet.Config()
     assert {k: getattr(scored, k) for k in HEATMAP_FIELDS} == {k: getattr(shipped, k) for k in HEATMAP_FIELDS}
 
