@@ -3,7 +3,8 @@
 Exit codes (every command): 0 all done, 1 unexpected internal error (a bug), 2 usage error or
 refused operation, 3 finished but some inputs failed (or, for verify, damage found), 4 anomalies
 flagged (--fail-on-anomaly), 5 the machine refused a file operation (disk full, no permission,
-read-only file system, I/O error), 130 interrupted (Ctrl-C).
+read-only file system, I/O error), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM: what a
+scan finished is kept).
 """
 from __future__ import annotations
 
@@ -75,11 +76,17 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every outcome to an exit code and a one-line message."""
+    restore = exitcodes.stop_on_sigterm()
     try:
         rc = cli.main(args=argv, prog_name="ssdnet", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("error: interrupted", err=True)
-        rc = exitcodes.INTERRUPTED
+    except click.exceptions.Abort as exc:
+        # Click turns a KeyboardInterrupt (Ctrl-C, and SIGTERM as exitcodes.Terminated) into Abort.
+        if isinstance(exc.__cause__, exitcodes.Terminated):
+            click.echo("error: terminated (SIGTERM)", err=True)
+            rc = exitcodes.TERMINATED
+        else:
+            click.echo("error: interrupted", err=True)
+            rc = exitcodes.INTERRUPTED
     except click.ClickException as exc:
         # Bad flags and values Click itself finds (no such option, not an integer, missing).
         say(one_line(exc))
@@ -89,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         # ssdnet.ConfigError; cluster.ConfigError is a ClusterError) and every refused operation.
         say(str(exc))
         rc = exitcodes.USAGE
+    except exitcodes.Terminated:
+        click.echo("error: terminated (SIGTERM)", err=True)
+        rc = exitcodes.TERMINATED
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         rc = exitcodes.INTERRUPTED
@@ -103,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns a crash into exit 1
         click.echo(f"error: internal: {type(exc).__name__}: {exc}", err=True)
         rc = exitcodes.INTERNAL
+    finally:
+        restore()
     if isinstance(rc, int):
         sys.exit(rc)
     sys.exit(exitcodes.OK)

@@ -37,7 +37,7 @@ import ssdnet
 
 from pipeline.archive import Entry, Skipped, Source, count_entries, describe_all, iter_entries
 from pipeline.chunks import new_scan_folder, remove_incoming, unreachable_workers
-from pipeline.exitcodes import Refused
+from pipeline.exitcodes import Refused, Terminated
 from pipeline.flags import flag_store
 from pipeline.lock import store_lock
 from pipeline.malloc import steady_client_memory
@@ -592,12 +592,12 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                 counting = _count_in_background(scanner.tally, srcs, opts)
                 if scanner.pack > 1:
                     counting.join(timeout=5)  # a small archive's tail is sized from the start
-                interrupted = False
+                interrupted = ""
                 try:
                     tally = scanner.run(iter_entries(srcs, opts.include, opts.exclude))
-                except KeyboardInterrupt:
+                except KeyboardInterrupt as exc:
                     # run() has written every finished row; say what was done, then stop.
-                    interrupted, tally = True, scanner.tally
+                    interrupted, tally = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT", scanner.tally
                 result = summary(store, tally, client.dashboard_link, scanner.pack, len(gpu_workers))
                 result["map_writes"] = "workers" if scanner.incoming else "client"
                 if not interrupted:
@@ -614,7 +614,7 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
             writer.close()
         if interrupted:
             log.info("interrupted: %s", result)
-            return {**result, "interrupted": True}
+            return {**result, "interrupted": True, "signal": interrupted}
         # Only after a finished pass, and on the closed store (one row per image): flags are
         # relative to the whole archive.
         result.update(flag_store(store, opts.anomaly_z, opts.threshold))

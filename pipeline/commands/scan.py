@@ -72,7 +72,8 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
     --cluster-config choose another (docs/CLUSTER.md). --threads (torch threads per fit) defaults
     to 1 in a scan. Exit 0: all ok; 3: some failed; 4: none failed but some flagged and
     --fail-on-anomaly; 2: usage error or refused store (damaged metadata: ssdnet verify --repair);
-    5: disk full or a file that cannot be written; 130: interrupted (what finished is kept).
+    5: disk full or a file that cannot be written; 130: interrupted (Ctrl-C), 143: terminated (SIGTERM,
+    e.g. a batch job's time limit); what finished is kept.
     """
     from pipeline.flags import flag_line
     from pipeline.scanner import scan
@@ -110,9 +111,10 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
         if not result.get("interrupted"):
             click.echo(flag_line(result))
     if result.get("interrupted"):
-        click.echo(f"error: interrupted: {result['ok']} ok and {result['failed']} failed rows are in {store}; "
-                   "the same command resumes", err=True)
-        return exitcodes.INTERRUPTED
+        terminated = result.get("signal") == "SIGTERM"
+        click.echo(f"error: {'terminated (SIGTERM)' if terminated else 'interrupted'}: {result['ok']} ok and "
+                   f"{result['failed']} failed rows are in {store}; the same command resumes", err=True)
+        return exitcodes.TERMINATED if terminated else exitcodes.INTERRUPTED
     if result["failed"]:
         return exitcodes.SOME_FAILED
     # Failed inputs win over flags: a failure needs a person whatever the flags say.

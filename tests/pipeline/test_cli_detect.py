@@ -93,3 +93,43 @@ def test_help_exits_0():
     assert res.returncode == 0 and "--help-all" in res.stdout and "--max-pixels" not in res.stdout
     res = ssdnet_cli("detect", "--help-all")
     assert res.returncode == 0 and "--max-pixels" in res.stdout
+
+
+def test_sigterm_exits_143_with_one_line_and_keeps_finished_maps(tmp_path, images):
+    import signal
+
+    # The second fit is long enough to be stopped inside: SIGTERM once the first map is written.
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "detect", *map(str, images), "--out",
+                             str(tmp_path / "out"), "--preset", "fast", "--steps", "300", "--size", "32",
+                             "--threads", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert "-> " in first and not out.strip()
+    assert err.strip() == "error: terminated (SIGTERM)"
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.npy")) == ["part.npy"]
+
+
+def test_a_second_sigterm_kills_at_once():
+    import signal
+
+    # Writing what is finished must not make a process unkillable: the second SIGTERM is the default's.
+    code = ("import time\nfrom pipeline import exitcodes\nexitcodes.stop_on_sigterm()\n"
+            "try:\n    print('ready', flush=True); time.sleep(60)\n"
+            "except exitcodes.Terminated:\n    print('cleaning up', flush=True); time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.stdout.readline().strip() == "cleaning up"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()

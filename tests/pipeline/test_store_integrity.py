@@ -121,7 +121,10 @@ def test_a_full_disk_is_a_named_operational_error_not_a_crash(client, tmp_path, 
     assert err[-1].startswith(f"error: {small_disk}") and "No space left on device" in err[-1]
 
 
-def test_ctrl_c_exits_130_and_json_still_says_what_was_written(tmp_path):
+def stopped_scan(tmp_path: Path, signum: int, group: bool) -> tuple[int, dict, str, Path]:
+    """Start a real ``ssdnet scan`` of 40 images in its own session, send ``signum`` to the scan
+    (``group``: to the scan and its workers) once some rows are written; its exit code, JSON
+    summary, stderr and store."""
     import os
     import signal
     import sys
@@ -143,20 +146,47 @@ def test_ctrl_c_exits_130_and_json_still_says_what_was_written(tmp_path):
         signal.signal(signal.SIGINT, before)
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # interrupt once some rows are written
+        while time.monotonic() < deadline:  # stop it once some rows are written
             line = proc.stderr.readline()
             if "progress:" in line and " ok 0 " not in line:
                 break
-        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the scan and its workers
+        if group:
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err[-2000:]
-    summary = json.loads(out.strip().splitlines()[-1])
-    assert summary["interrupted"] and summary["ok"] >= 1
+    assert out.strip(), err[-2000:]
+    return proc.returncode, json.loads(out.strip().splitlines()[-1]), err, store
+
+
+def test_ctrl_c_exits_130_and_json_still_says_what_was_written(tmp_path):
+    import signal
+
+    # As a terminal's Ctrl-C: the scan and its workers.
+    rc, summary, err, store = stopped_scan(tmp_path, signal.SIGINT, group=True)
+    assert rc == 130, err[-2000:]
+    assert summary["interrupted"] and summary["signal"] == "SIGINT" and summary["ok"] >= 1
     assert "Traceback" not in err  # neither the scan's nor its workers'
     assert err.strip().splitlines()[-1].startswith("error: interrupted:")
     index = pipeline.open_index(store)  # what it wrote is there, and the same command resumes
     assert int((index.status == "ok").sum()) >= summary["ok"]
-    assert os.path.exists(store / "zarr.json")
+    assert (store / "zarr.json").exists()
+
+
+@pytest.mark.parametrize("group", [True, False], ids=["scan-and-workers", "scan-only"])
+def test_sigterm_exits_143_and_keeps_what_was_written(tmp_path, group):
+    import signal
+
+    # A batch system's time limit (SLURM signals every process of the job: group) or `kill PID`.
+    rc, summary, err, store = stopped_scan(tmp_path, signal.SIGTERM, group=group)
+    assert rc == 143, err[-2000:]
+    assert summary["interrupted"] and summary["signal"] == "SIGTERM" and summary["ok"] >= 1
+    assert summary["failed"] == 0  # workers killed with the scan fail no image
+    assert "Traceback" not in err and "leaked" not in err
+    assert err.strip().splitlines()[-1].startswith("error: terminated (SIGTERM):")
+    index = pipeline.open_index(store)
+    assert int((index.status == "ok").sum()) >= summary["ok"]
+    assert set(index.status.values) == {"ok"}
