@@ -23,8 +23,8 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -283,7 +283,7 @@ class ImageMaps:
         model, self.image, self.x = fitted(cfg, sample, folder)
         # By fit record: the run's own fit, other seeds (ensemble members), other fit settings.
         self.models: dict[str, torch.nn.Module] = {json.dumps(fit_record(cfg, 0.0, 0.0), sort_keys=True): model}
-        self.maps: dict[str, np.ndarray] = {}  # by config (and member) or baseline name
+        self.maps: dict[str, np.ndarray] = {}  # by heatmap config and fit, or baseline name
         self.scales: dict[str, float] = {}  # by fit: its network's mean squared inpainting error
 
     def network(self, fcfg: Config) -> tuple[str, torch.nn.Module]:

@@ -74,6 +74,13 @@ def cli() -> None:
     """Zero-shot anomaly localization: one fresh network fitted per image."""
 
 
+def stopped(exc: BaseException | None) -> int:
+    """The error line and exit code of a command stopped by Ctrl-C or SIGTERM."""
+    rc, words = exitcodes.STOPPED[exitcodes.stopping_signal(exc)]
+    say(words)
+    return rc
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every outcome to an exit code and a one-line message."""
     restore = exitcodes.stop_on_sigterm()
@@ -81,12 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = cli.main(args=argv, prog_name="ssdnet", standalone_mode=False)
     except click.exceptions.Abort as exc:
         # Click turns a KeyboardInterrupt (Ctrl-C, and SIGTERM as exitcodes.Terminated) into Abort.
-        if isinstance(exc.__cause__, exitcodes.Terminated):
-            click.echo("error: terminated (SIGTERM)", err=True)
-            rc = exitcodes.TERMINATED
-        else:
-            click.echo("error: interrupted", err=True)
-            rc = exitcodes.INTERRUPTED
+        rc = stopped(exc.__cause__)
     except click.ClickException as exc:
         # Bad flags and values Click itself finds (no such option, not an integer, missing).
         say(one_line(exc))
@@ -96,12 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         # ssdnet.ConfigError; cluster.ConfigError is a ClusterError) and every refused operation.
         say(str(exc))
         rc = exitcodes.USAGE
-    except exitcodes.Terminated:
-        click.echo("error: terminated (SIGTERM)", err=True)
-        rc = exitcodes.TERMINATED
-    except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
-        rc = exitcodes.INTERRUPTED
+    except KeyboardInterrupt as exc:
+        rc = stopped(exc)
     except OSError as exc:
         if exc.errno not in exitcodes.OPERATIONAL_ERRNOS:
             click.echo(f"error: internal: {type(exc).__name__}: {exc}", err=True)

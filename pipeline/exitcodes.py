@@ -15,6 +15,8 @@ OPERATIONAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.
                                 errno.EFBIG, errno.EMFILE, errno.ENFILE})
 INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 TERMINATED = 143  # SIGTERM (128 + 15): a batch system's time limit, a shutdown, `kill`
+# What stopped a command (a scan's summary says "signal"): its exit code and its error line's words.
+STOPPED = {"SIGINT": (INTERRUPTED, "interrupted"), "SIGTERM": (TERMINATED, "terminated (SIGTERM)")}
 
 
 class Refused(Exception):
@@ -43,3 +45,8 @@ def stop_on_sigterm() -> Callable[[], None]:
 
     before = signal.signal(signal.SIGTERM, terminated)
     return lambda: signal.signal(signal.SIGTERM, before)
+
+
+def stopping_signal(exc: BaseException | None) -> str:
+    """The :data:`STOPPED` key of what a KeyboardInterrupt (or its Click Abort's cause) was."""
+    return "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"

@@ -37,7 +37,7 @@ import ssdnet
 
 from pipeline.archive import Entry, Skipped, Source, count_entries, describe_all, iter_entries
 from pipeline.chunks import new_scan_folder, remove_incoming, unreachable_workers
-from pipeline.exitcodes import Refused, Terminated
+from pipeline.exitcodes import Refused, stopping_signal
 from pipeline.flags import flag_store
 from pipeline.lock import store_lock
 from pipeline.malloc import steady_client_memory
@@ -597,7 +597,7 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                     tally = scanner.run(iter_entries(srcs, opts.include, opts.exclude))
                 except KeyboardInterrupt as exc:
                     # run() has written every finished row; say what was done, then stop.
-                    interrupted, tally = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT", scanner.tally
+                    interrupted, tally = stopping_signal(exc), scanner.tally
                 result = summary(store, tally, client.dashboard_link, scanner.pack, len(gpu_workers))
                 result["map_writes"] = "workers" if scanner.incoming else "client"
                 if not interrupted:

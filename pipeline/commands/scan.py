@@ -111,10 +111,10 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
         if not result.get("interrupted"):
             click.echo(flag_line(result))
     if result.get("interrupted"):
-        terminated = result.get("signal") == "SIGTERM"
-        click.echo(f"error: {'terminated (SIGTERM)' if terminated else 'interrupted'}: {result['ok']} ok and "
-                   f"{result['failed']} failed rows are in {store}; the same command resumes", err=True)
-        return exitcodes.TERMINATED if terminated else exitcodes.INTERRUPTED
+        rc, words = exitcodes.STOPPED[result.get("signal", "SIGINT")]
+        click.echo(f"error: {words}: {result['ok']} ok and {result['failed']} failed rows are in {store}; "
+                   "the same command resumes", err=True)
+        return rc
     if result["failed"]:
         return exitcodes.SOME_FAILED
     # Failed inputs win over flags: a failure needs a person whatever the flags say.
