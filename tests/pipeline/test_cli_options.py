@@ -182,3 +182,18 @@ def test_a_bad_cluster_option_is_the_same_one_line(capsys, tmp_path):
     assert code == 2 and err == f"error: cluster config {tmp_path / 'none.toml'}: no such file\n"
     code, _, err = run(capsys, "cluster", "info", "--scheduler", "tcp://h:1", "--cluster", "slurm")
     assert code == 2 and err == "error: --scheduler: implies --cluster address, not slurm\n"
+
+
+def test_every_exit_code_is_in_the_readme_table_and_the_cli_help():
+    # A code a script must handle is one a user can look up: README's table and `ssdnet --help`'s module text.
+    import re
+    from pathlib import Path
+
+    import pipeline.cli
+    from pipeline import exitcodes
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = {int(m) for m in re.findall(r"^\| (\d+) \|", readme, flags=re.M)}
+    codes = {v for k, v in vars(exitcodes).items() if k.isupper() and isinstance(v, int)}
+    assert codes == table
+    assert all(re.search(rf"\b{c}\b", pipeline.cli.__doc__) for c in codes)
