@@ -281,8 +281,9 @@ class ImageMaps:
     def __init__(self, cfg: Config, sample: Any, folder: Path) -> None:
         self.cfg, self.sample, self.folder = cfg, sample, folder
         model, self.image, self.x = fitted(cfg, sample, folder)
+        self.record = fit_record(cfg, 0.0, 0.0)  # the run's own fit, which the others are named against
         # By fit record: the run's own fit, other seeds (ensemble members), other fit settings.
-        self.models: dict[str, torch.nn.Module] = {json.dumps(fit_record(cfg, 0.0, 0.0), sort_keys=True): model}
+        self.models: dict[str, torch.nn.Module] = {json.dumps(self.record, sort_keys=True): model}
         self.maps: dict[str, np.ndarray] = {}  # by heatmap config and fit, or baseline name
         self.scales: dict[str, float] = {}  # by fit: its network's mean squared inpainting error
 
@@ -292,8 +293,7 @@ class ImageMaps:
         record = fit_record(fcfg, 0.0, 0.0)
         key = json.dumps(record, sort_keys=True)
         if key not in self.models:
-            base = fit_record(self.cfg, 0.0, 0.0)
-            name = "_".join(f"{k}{v}" for k, v in sorted(record.items()) if base.get(k) != v)
+            name = "_".join(f"{k}{v}" for k, v in sorted(record.items()) if self.record.get(k) != v)
             self.models[key] = fitted(fcfg, self.sample, kept_folder(self.folder / name, record))[0]
         return key, self.models[key]
 

@@ -592,15 +592,15 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                 counting = _count_in_background(scanner.tally, srcs, opts)
                 if scanner.pack > 1:
                     counting.join(timeout=5)  # a small archive's tail is sized from the start
-                interrupted = ""
+                stopped_by = ""  # the signal that stopped the scan, if one did
                 try:
                     tally = scanner.run(iter_entries(srcs, opts.include, opts.exclude))
                 except KeyboardInterrupt as exc:
                     # run() has written every finished row; say what was done, then stop.
-                    interrupted, tally = stopping_signal(exc), scanner.tally
+                    stopped_by, tally = stopping_signal(exc), scanner.tally
                 result = summary(store, tally, client.dashboard_link, scanner.pack, len(gpu_workers))
                 result["map_writes"] = "workers" if scanner.incoming else "client"
-                if not interrupted:
+                if not stopped_by:
                     gone = gone_rows(writer, scanner, srcs, opts)
                     if gone:
                         log.info("gone: %d row(s) whose source image is no longer there%s: %s", len(gone),
@@ -612,9 +612,9 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
         finally:
             remove_incoming(store)  # chunks of cancelled fits, never placed
             writer.close()
-        if interrupted:
+        if stopped_by:
             log.info("interrupted: %s", result)
-            return {**result, "interrupted": True, "signal": interrupted}
+            return {**result, "interrupted": True, "signal": stopped_by}
         # Only after a finished pass, and on the closed store (one row per image): flags are
         # relative to the whole archive.
         result.update(flag_store(store, opts.anomaly_z, opts.threshold))
