@@ -131,6 +131,13 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "surface-only": {**DEFAULT_HEATMAP, "gate_low": 1.0, "gate_high": 1.0},
     "gate-lower": {**DEFAULT_HEATMAP, "gate_low": 0.2, "gate_high": 0.35},
     "gate-higher": {**DEFAULT_HEATMAP, "gate_low": 0.4, "gate_high": 0.55},
+    # The fills' windows one at a time (48 and 96 working px together today), and the width alone
+    # (the `fast` candidate changes steps and width together; 8 channels, as in `fast`, at the
+    # default's 260 steps; a wider network was not written down: it could not be the default at
+    # more seconds per image). Added 2026-12-07, before any was scored.
+    "fills-48": {**DEFAULT_HEATMAP, "surface_windows": "48"},
+    "fills-96": {**DEFAULT_HEATMAP, "surface_windows": "96"},
+    "width-8": {"width": 8, **DEFAULT_HEATMAP},
     # `fused`'s map fused with whole classical baseline maps (:func:`fuse`): would a named preset
     # of that kind win where `fused` loses? (`fuse_with` is not a Config field: bench-only.)
     "fused+ssd": {"fuse_with": ["ssd"]},
