@@ -150,7 +150,7 @@ def test_an_unknown_candidate_is_a_usage_error(tmp_path):
 @pytest.mark.parametrize("name", ["plain", "paper", "paper+fills", "fused", "fused-sharp", "fused-sharper",
                                   "surface-sharp", "surface-sharper", "fused-rms", "surface-sharp-rms", "accurate-rms",
                                   "fused-sqrt-rms", "accurate-sqrt-rms", "no-fills", "no-level", "no-contrast",
-                                  "no-region"])
+                                  "no-region", "fills-48", "fills-96"])
 def test_each_candidate_changes_the_map(name):
     # Each remaining option keeps a test showing it changes the map (issue 26): the candidates, as
     # the protocol scores them, differ from the default on an image that gets the surface map.
