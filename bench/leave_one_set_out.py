@@ -1,9 +1,10 @@
 """Leave one set out: every heatmap choice made on the other sets, scored on the one left out.
 
 For each set of ``--sets`` its fixed stratified subset of ``--limit`` images is scored by the four
-baselines and by each SSDnet candidate (a named group of heatmap settings, :data:`CANDIDATES`,
-all computed from the same fitted networks: one fit per image, kept under ``--models`` as
-bench/heatmap_variants.py keeps them). Then, for each set S, the candidate is chosen on the other
+baselines and by each SSDnet candidate (a named group of settings, :data:`CANDIDATES`). Those
+that only change the heatmap share one fitted network per image, kept under ``--models`` as
+bench/heatmap_variants.py keeps them; a candidate with fit settings of its own (steps, width, a
+second seed) is fitted once more per image, into a sub-folder named by what differs. Then, for each set S, the candidate is chosen on the other
 sets alone (:func:`choose`) and its figures on S are S's left-out figures. The choice that all
 sets make together (:func:`leave_one_set_out`) replaces the default (``--incumbent``) only where
 having it in the search raises the left-out count; otherwise it is passed over and the choice
@@ -15,7 +16,7 @@ sets; ties go to the better mean rank among candidates (AUROC and AUPRC), then t
 candidate (listed first). Scores are cached per set, image subset, candidate and fit under
 ``bench/out/select/``; a rerun computes only what is missing.
 
-    .venv/bin/python bench/leave_one_set_out.py --limit 16 --threads 1 --incumbent fused --markdown docs/RESULTS.md
+    .venv/bin/python bench/leave_one_set_out.py --limit 16 --threads 1 --markdown docs/RESULTS.md
 """
 from __future__ import annotations
 
@@ -60,9 +61,10 @@ def defined_over(cfg: Config) -> Config:
     return cfg.replace(**{**{k: getattr(Config(), k) for k in HEATMAP_FIELDS}, **DEFINED_OVER})
 
 
-# The whole search, simplest first. Each entry only changes the heatmap, so all share one fit; each
-# is applied over the heatmap fields at their `fused` values when it was defined (the Config
-# defaults with DEFINED_OVER), whatever --preset.
+# The whole search, simplest first. Most entries only change the heatmap and share the run's fit
+# (those with fit settings of their own are fitted anew: :func:`fit_of`); each is applied over the
+# heatmap fields at their `fused` values when it was defined (the Config defaults with
+# DEFINED_OVER), whatever --preset.
 CANDIDATES: dict[str, dict[str, Any]] = {
     # The paper's principle alone: reconstruction and perceptual (inpainting) error, every image.
     "plain": {"gate_low": -1.0, "gate_high": -1.0},
