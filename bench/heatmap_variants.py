@@ -46,7 +46,7 @@ CPU = torch.device("cpu")
 HEATMAP_FIELDS = frozenset({"border_width", "border_floor", "smooth_sigma", "aggregation", "inpaint_blocks",
                             "infer_scales", "surface_sigma", "surface_windows", "surface_level", "surface_grain",
                             "surface_contrast", "surface_region", "gate_low", "gate_high", "gate_sigma",
-                            "map_units"})
+                            "map_units", "surface_weights"})
 
 
 def fit_record(cfg: ssdnet.Config, noise: float, dropout: float) -> dict:

@@ -140,6 +140,20 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "fills-48": {**DEFAULT_HEATMAP, "surface_windows": "48"},
     "fills-96": {**DEFAULT_HEATMAP, "surface_windows": "96"},
     "width-8": {"width": 8, **DEFAULT_HEATMAP},
+    # Each classical map's weight in the surface map's mean doubled and halved, and the four
+    # together (issue 26: "each map on or off, its weights"; 1 each today, beside each inpainting
+    # error's 1; the part-off candidates above are weight 0; `surface_weights` lists level, grain,
+    # contrast, region). Added 2026-12-07, before any was scored.
+    "level-x2": {**DEFAULT_HEATMAP, "surface_weights": "2,1,1,1"},
+    "level-half": {**DEFAULT_HEATMAP, "surface_weights": "0.5,1,1,1"},
+    "grain-x2": {**DEFAULT_HEATMAP, "surface_weights": "1,2,1,1"},
+    "grain-half": {**DEFAULT_HEATMAP, "surface_weights": "1,0.5,1,1"},
+    "contrast-x2": {**DEFAULT_HEATMAP, "surface_weights": "1,1,2,1"},
+    "contrast-half": {**DEFAULT_HEATMAP, "surface_weights": "1,1,0.5,1"},
+    "region-x2": {**DEFAULT_HEATMAP, "surface_weights": "1,1,1,2"},
+    "region-half": {**DEFAULT_HEATMAP, "surface_weights": "1,1,1,0.5"},
+    "statistics-x2": {**DEFAULT_HEATMAP, "surface_weights": "2,2,2,2"},
+    "statistics-half": {**DEFAULT_HEATMAP, "surface_weights": "0.5,0.5,0.5,0.5"},
     # `fused`'s map fused with whole classical baseline maps (:func:`fuse`): would a named preset
     # of that kind win where `fused` loses? (`fuse_with` is not a Config field: bench-only.)
     "fused+ssd": {"fuse_with": ["ssd"]},

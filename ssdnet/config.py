@@ -104,6 +104,9 @@ class Config:
                                  "each neighbourhood's roughness and grain, taken together, depart "
                                  "from the image's typical neighbourhood (a robust Mahalanobis distance), one more "
                                  "map in the surface map's mean (0 = no region map).")
+    surface_weights: str = _opt("1,1,1,1", "Weights of the level, grain, contrast and region maps in the surface "
+                                "map's mean, where each inpainting error (image-mean fill, each local fill) "
+                                "weighs 1; the grain map's is also scaled by how strong the image's grain is.")
     gate_low: float = _opt(0.3, "Predictability of the image's local structure (median correlation of the "
                            "inpainted image with the image, -1..1, both blurred by gate_sigma) at or below which "
                            "the heatmap is the surface map alone; linear blend up to gate_high.")
@@ -157,6 +160,11 @@ class Config:
     def surface_window_list(self) -> list[int]:
         return [v for v in _int_list(self.surface_windows) if v > 0]
 
+    @property
+    def surface_weight_list(self) -> list[float]:
+        """The level, grain, contrast and region maps' weights (``surface_weights``)."""
+        return [float(t) for t in str(self.surface_weights).replace(" ", "").split(",") if t]
+
 
 class ConfigError(ValueError):
     """A configuration value that cannot run."""
@@ -194,7 +202,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 # the surface fills') are not listed: those stores are refused as made by an earlier method.
 ADDED_KEEPING_MAPS: dict[str, Any] = {"tile_above": 0, "average": 0.0, "surface_level": 0.0, "border_floor": 0.0,
                                       "surface_grain": 0.0, "surface_contrast": 0.0,
-                                      "surface_region": 0.0, "map_units": "mean"}
+                                      "surface_region": 0.0, "map_units": "mean",
+                                      "surface_weights": "1,1,1,1"}
 
 
 def complete_record(recorded: dict[str, Any]) -> dict[str, Any]:
@@ -255,6 +264,13 @@ def validate(cfg: Config) -> list[str]:
             continue
         if (not values or min(values) < least) and not (name == "surface_windows" and values == [0]):
             out.append(f"{name} must list {what} (got {getattr(cfg, name)!r})")
+    try:
+        weights = [float(t) for t in str(cfg.surface_weights).replace(" ", "").split(",") if t]
+    except ValueError:
+        weights = []
+    if len(weights) != 4 or min(weights) < 0 or not all(w < float("inf") for w in weights):
+        out.append(f"surface_weights must be four non-negative numbers: the level, grain, contrast and region "
+                   f"maps' weights (got {cfg.surface_weights!r})")
     dev = cfg.device
     if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
         out.append(f"device must be auto, cpu, cuda or cuda:N (got {dev!r})")

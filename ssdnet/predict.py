@@ -320,39 +320,42 @@ def surface_map(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, in
     more map: a faint stain whose shift is below the surface's grain. With ``surface_grain`` the
     grain map (:func:`grain_error`) joins too, weighted by how strong the image's typical grain
     is (:data:`GRAIN_RAMP`): a region whose grain runs across a ground surface's streaks. With
-    ``surface_contrast`` the contrast map (:func:`contrast_error`) joins at full weight: a region
+    ``surface_contrast`` the contrast map (:func:`contrast_error`) joins at its weight: a region
     rougher or smoother than the rest of the surface. With ``surface_region`` the region map
-    (:func:`region_error`) joins at full weight too: a wider neighbourhood whose statistics
-    together depart from the surface's.
+    (:func:`region_error`) joins at its weight too: a wider neighbourhood whose statistics
+    together depart from the surface's. ``surface_weights`` weighs these four maps against the
+    inpainting errors' weight 1 each.
     """
     def in_units(m: torch.Tensor) -> torch.Tensor:
         return ratio_to_mean(calibrated(m, cfg.border_width, cfg.surface_sigma, cfg.border_floor))
 
+    level_w, grain_w, contrast_w, region_w = cfg.surface_weight_list  # 0: that map is not made
     maps = [in_units(intensity)]
     levels = []
     block = max(cfg.inpaint_block_list)
     for fill in fills:
         (composite,) = inpainted(net, x, [block], fill)
         maps.append(in_units(intensity_error([composite], x)))
-        if cfg.surface_level > 0:
+        if cfg.surface_level > 0 and level_w > 0:
             levels.append(in_units(level_error(composite, x, cfg.surface_level)))
+    weights = [1.0] * len(maps)
     if levels:  # one map, the fills' level maps averaged: one level map per fill cost hazelnut_toy more
         maps.append(torch.stack(levels).mean(0))
-    weights = [1.0] * len(maps)
-    if cfg.surface_grain > 0:
+        weights.append(level_w)
+    if cfg.surface_grain > 0 and grain_w > 0:
         # Only where the surface has a typical grain to depart from (a ground tile's streaks): on
         # an isotropic surface (a nut on a plain background) every outline would stand out.
         grain, strength = grain_error(x, cfg.surface_grain)
         weight = texture_weight(strength, *GRAIN_RAMP)
         if weight > 0:
             maps.append(in_units(grain))
-            weights.append(weight)
-    if cfg.surface_contrast > 0:
+            weights.append(grain_w * weight)
+    if cfg.surface_contrast > 0 and contrast_w > 0:
         maps.append(in_units(contrast_error(x, cfg.surface_contrast)))
-        weights.append(1.0)
-    if cfg.surface_region > 0:
+        weights.append(contrast_w)
+    if cfg.surface_region > 0 and region_w > 0:
         maps.append(in_units(region_error(x, cfg.surface_region)))
-        weights.append(1.0)
+        weights.append(region_w)
     w = torch.tensor(weights, dtype=intensity.dtype, device=intensity.device).view(-1, 1, 1, 1, 1)
     return (torch.stack(maps) * w).sum(0) / w.sum()
 
