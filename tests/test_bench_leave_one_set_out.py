@@ -150,12 +150,13 @@ def test_an_unknown_candidate_is_a_usage_error(tmp_path):
 @pytest.mark.parametrize("name", ["plain", "paper", "paper+fills", "fused", "fused-sharp", "fused-sharper",
                                   "surface-sharp", "surface-sharper", "fused-rms", "surface-sharp-rms", "accurate-rms",
                                   "fused-sqrt-rms", "accurate-sqrt-rms", "no-fills", "no-level", "no-contrast",
-                                  "no-region", "fills-48", "fills-96"])
+                                  "no-region", "fills-48", "fills-96", "level-x2", "level-half", "contrast-x2",
+                                  "contrast-half", "region-x2", "region-half", "statistics-x2", "statistics-half"])
 def test_each_candidate_changes_the_map(name):
     # Each remaining option keeps a test showing it changes the map (issue 26): the candidates, as
     # the protocol scores them, differ from the default on an image that gets the surface map.
-    # (This noise has no typical grain, so `no-grain` changes nothing here; the grain map's and the
-    # gate's own tests are in tests/ssdnet/test_predict.py.)
+    # (This noise has no typical grain, so `no-grain` and the grain's weight change nothing here; the
+    # grain map's, its weight's and the gate's own tests are in tests/ssdnet/test_predict.py.)
     import numpy as np
 
     import ssdnet

@@ -65,7 +65,9 @@ def test_bad_environment_value_names_the_field(monkeypatch):
                                  dict(gate_low=0.5, gate_high=0.3), dict(surface_sigma=-1.0), dict(surface_level=-1.0),
                                  dict(surface_windows="2"), dict(surface_windows="36,x"),
                                  dict(border_floor=1.5), dict(border_floor=-0.1), dict(surface_grain=-1.0),
-                                 dict(surface_contrast=-1.0), dict(surface_region=-1.0)])
+                                 dict(surface_contrast=-1.0), dict(surface_region=-1.0),
+                                 dict(surface_weights="1,1,1"), dict(surface_weights="1,-1,1,1"),
+                                 dict(surface_weights="a,1,1,1"), dict(surface_weights="1,1,1,inf")])
 def test_invalid_values_are_refused_with_the_field_name(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         resolve(**bad)
@@ -102,6 +104,12 @@ def test_a_record_from_before_the_region_map_counts_as_without_it():
     recorded = {k: v for k, v in resolve(preset="fused").to_dict().items() if k != "surface_region"}
     assert complete_record(recorded)["surface_region"] == 0.0
     assert resolve(preset="fused").surface_region == 8.0
+
+
+def test_a_record_from_before_the_map_weights_counts_as_weight_one_each():
+    recorded = {k: v for k, v in resolve().to_dict().items() if k != "surface_weights"}
+    assert complete_record(recorded)["surface_weights"] == "1,1,1,1"
+    assert resolve(surface_weights="2, 1,0.5,1").surface_weight_list == [2.0, 1.0, 0.5, 1.0]
 
 
 def test_list_fields_take_sequences():

@@ -327,6 +327,27 @@ def test_an_isotropic_surface_has_no_typical_grain():
     assert strength < 0.1 <= GRAIN_RAMP[0]
 
 
+@pytest.mark.parametrize("part", range(4))
+def test_surface_weights_weigh_each_statistics_map_in_the_surface_map(part):
+    # The surface map is (A + w o P) / (B + w o) in the weight w of one map P (o: its own weight
+    # at w = 1, the grain ramp's for the grain map; A, B: the other maps' weighted sum and
+    # weights): the maps at w = 0 and 1 give o P, and so the map at w = 2.
+    model, x, extractor, cfg = _gate_case()
+    cfg = cfg.replace(surface_level=5.0, surface_grain=4.0, surface_contrast=1.0, surface_region=4.0)
+
+    def at(w: float) -> torch.Tensor:
+        return _surface_heatmap(model, x, extractor, cfg,
+                                surface_weights=",".join(f"{w:g}" if i == part else "1" for i in range(4)))
+
+    own = [1.0, texture_weight(grain_error(x[None], 4.0)[1], *GRAIN_RAMP), 1.0, 1.0]
+    assert own[1] > 0  # noisy stripes have a grain
+    others = 1 + len(cfg.surface_window_list) + sum(own) - own[part]
+    none, one, two = at(0.0), at(1.0), at(2.0)
+    weighted = (others + own[part]) * one - others * none
+    assert torch.allclose(two, (others * none + 2 * weighted) / (others + 2 * own[part]), atol=1e-5)
+    assert not torch.allclose(two, one, atol=1e-3)
+
+
 def test_the_grain_map_joins_the_surface_map_weighted_by_the_typical_grain():
     model, x, extractor, cfg = _gate_case()
     plain = _surface_heatmap(model, x, extractor, cfg, surface_grain=0.0)
