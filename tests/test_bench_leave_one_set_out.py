@@ -232,3 +232,18 @@ def test_outside_scores_only_images_beyond_the_fixed_subset(tmp_path):
         scored = json.loads((out / f"{name}_limit2_outside2.json").read_text())["ids"]
         fixed = {s.id for s in stratified(list_samples(tmp_path / "sets" / name), 2)}
         assert len(scored) == 2 and not fixed & set(scored)
+
+
+def test_the_readme_quotes_the_left_out_figures_that_results_md_holds():
+    # README's summary table is written by hand; the block of RESULTS.md by the protocol. A rerun
+    # that changes a fold's choice must not leave README quoting the figures of before.
+    import re
+
+    results = (ROOT / "docs" / "RESULTS.md").read_text()
+    block = results[results.index("<!-- loso:begin"):results.index("<!-- loso:end")]
+    left_out = {m[0]: f"{float(m[1]):.3f} / {float(m[2]):.3f}" for m in re.findall(
+        r"\*\*(\w+)\*\*: chosen on the other sets.*?\| SSDnet \(left out\) \| ([\d.]+) \| ([\d.]+) \|", block, re.S)}
+    readme = (ROOT / "README.md").read_text()
+    quoted = dict(re.findall(r"^\| (\w+) \| ([\d.]+ / [\d.]+) \| [\d.]+ / [\d.]+ \| \S+ [\d.]+ / [\d.]+ \|$",
+                             readme, re.M))
+    assert len(left_out) == 7 and quoted == left_out
