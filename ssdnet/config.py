@@ -163,7 +163,7 @@ class Config:
     @property
     def surface_weight_list(self) -> list[float]:
         """The level, grain, contrast and region maps' weights (``surface_weights``)."""
-        return [float(t) for t in str(self.surface_weights).replace(" ", "").split(",") if t]
+        return _float_list(self.surface_weights)
 
 
 class ConfigError(ValueError):
@@ -216,6 +216,10 @@ def _int_list(text: str) -> list[int]:
     return [int(t) for t in str(text).replace(" ", "").split(",") if t]
 
 
+def _float_list(text: str) -> list[float]:
+    return [float(t) for t in str(text).replace(" ", "").split(",") if t]
+
+
 def field_names() -> list[str]:
     return [f.name for f in fields(Config)]
 
@@ -265,7 +269,7 @@ def validate(cfg: Config) -> list[str]:
         if (not values or min(values) < least) and not (name == "surface_windows" and values == [0]):
             out.append(f"{name} must list {what} (got {getattr(cfg, name)!r})")
     try:
-        weights = [float(t) for t in str(cfg.surface_weights).replace(" ", "").split(",") if t]
+        weights = _float_list(cfg.surface_weights)
     except ValueError:
         weights = []
     if len(weights) != 4 or min(weights) < 0 or not all(w < float("inf") for w in weights):
