@@ -9,7 +9,9 @@ sets alone (:func:`choose`) and its figures on S are S's left-out figures. The c
 sets make together (:func:`leave_one_set_out`) replaces the default (``--incumbent``) only where
 having it in the search raises the left-out count; otherwise it is passed over and the choice
 made again without it (:func:`default_after`). ``--outside N`` scores images outside the fixed
-N-image subset instead: a check of a choice on images it was not made on.
+N-image subset instead: a check of the protocol's choice on images it was not made on (earlier
+choices saw some of them, :data:`SCORED_BEFORE`). ``--unseen`` scores images that no subset this
+project has scored holds (:func:`unseen`).
 
 The choice rule: the candidate ahead of every baseline in both pixel AUROC and AUPRC on the most
 sets; ties go to the better mean rank among candidates (AUROC and AUPRC), then to the simpler
@@ -37,7 +39,7 @@ from bench.heatmap_variants import HEATMAP_FIELDS, OUT as MODELS, check_kept, fi
 from bench.accuracy import fmt as accuracy_fmt  # noqa: E402
 from bench.report import commit  # noqa: E402
 from ssdnet.api import _to_original, get_extractor  # noqa: E402
-from ssdnet.evaluation import (BASELINES, PooledMetrics, development, image_auroc, list_samples, read_mask,  # noqa: E402
+from ssdnet.evaluation import (BASELINES, DatasetError, PooledMetrics, development, image_auroc, list_samples, read_mask,  # noqa: E402
                                stratified)
 from ssdnet.config import DEFAULT_PRESET, MAP_UNITS_POWER, PRESETS, Config  # noqa: E402
 from ssdnet.predict import heatmap_and_share, inpainted, intensity_error  # noqa: E402
@@ -54,6 +56,16 @@ DEFINED_OVER = {"map_units": "mean", "surface_sigma": 2.0}
 # Today's default heatmap over DEFINED_OVER (the `fused` preset's since 2026-12-06).
 DEFAULT_HEATMAP = {"surface_sigma": 1.0, "map_units": "sqrt-rms"}
 
+# The subsets of a set that the choices before this protocol were made or checked on, from the
+# commands of docs/notes: (0, n) is bench/accuracy.py's `--limit n` subset (n None: the whole set),
+# (limit, n) its `--limit limit --dev n` development split (each holds the smaller ones of its
+# kind). Besides these, crackforest, magnetic_tile and neu_seg were each scored whole, pooled, with
+# configurations of before (RESULTS.md says so beside the figures of `--unseen`).
+SCORED_BEFORE: dict[str, list[tuple[int, int | None]]] = {
+    "crackforest": [(0, 20), (20, 30)], "magnetic_tile": [(0, 30), (30, 30)], "neu_seg": [(0, 100), (20, 10)],
+    "hazelnut_toy": [(0, None)], "mvtec_ad_grid": [(0, None)]}
+# The protocol's own: the selection subset and the outside images of RESULTS.md's tables.
+PROTOCOL_SUBSETS = [(0, 16), (16, 16)]
 
 def defined_over(cfg: Config) -> Config:
     """``cfg`` with the heatmap fields at the values the candidates are defined over (the Config
@@ -372,12 +384,37 @@ class ImageMaps:
         return fuse([own, *(self.baseline(b) for b in fuse_with)]) if fuse_with else own
 
 
+def scored_before(samples: list, name: str) -> set[str]:
+    """The ids of ``name``'s images that a subset of :data:`SCORED_BEFORE` or
+    :data:`PROTOCOL_SUBSETS` holds."""
+    ids: set[str] = set()
+    for limit, n in SCORED_BEFORE.get(name, []) + PROTOCOL_SUBSETS:
+        if limit >= len(samples):  # that split has no image of this (small) set
+            continue
+        ids |= {s.id for s in (development(samples, limit, n) if limit else stratified(samples, n))}
+    return ids
+
+
+def unseen(samples: list, name: str, n: int) -> list:
+    """``n`` of ``name``'s images, stratified, among those no earlier subset holds: images no
+    choice of this project was made or checked on."""
+    held = scored_before(samples, name)
+    rest = [s for s in samples if s.id not in held]
+    if not rest:
+        raise DatasetError(f"{name}: no unseen images: the subsets scored before hold all {len(samples)}")
+    return stratified(rest, n)
+
 def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dict[str, Any]:
     """Every baseline's and every candidate's pooled scores on ``name``'s subset; what ``cache``
     holds already is kept."""
     every = list_samples(Path(args.datasets) / name)
-    # --outside N: images no choice was made on, those outside the fixed N-image subset
-    samples = development(every, args.outside, args.limit) if args.outside else stratified(every, args.limit)
+    # --outside N: images the protocol's choice was not made on, those outside the fixed N-image subset
+    if args.unseen:
+        samples = unseen(every, name, args.limit)
+    elif args.outside:
+        samples = development(every, args.outside, args.limit)
+    else:
+        samples = stratified(every, args.limit)
     cfg = ssdnet.resolve(preset=args.preset, threads=args.threads, **dict(o.split("=", 1) for o in args.option))
     ids = [s.id for s in samples]
     record = fit_record(cfg, 0.0, 0.0)
@@ -457,6 +494,14 @@ def default_line(result: dict[str, Any]) -> str:
     return " ".join(words)
 
 
+def subset_words(result: dict[str, Any]) -> str:
+    if result.get("unseen"):
+        return "stratified among the images no subset scored before holds: `--unseen`"
+    if result.get("outside"):
+        return f"outside its fixed {result['outside']}-image subset"
+    return "its fixed stratified subset"
+
+
 def render(result: dict[str, Any], baselines: list[str]) -> str:
     """The left-out tables: per set, SSDnet's left-out figures beside each baseline's, each
     baseline marked where SSDnet is ahead of it (win) or not (loss)."""
@@ -465,8 +510,7 @@ def render(result: dict[str, Any], baselines: list[str]) -> str:
              f"{default_line(result)} "
              f"Baselines' image AUROC is their map maximum's. Command: `{result['command']}` "
              f"at `{result['commit']}` (maps scored at {', '.join(f'`{c}`' for c in result['scored_at']) or 'n/a'}), "
-             f"{result['limit']} images per set (" + (f"outside its fixed {result['outside']}-image subset)."
-                                                       if result.get("outside") else "its fixed stratified subset)."), ""]
+             f"{result['limit']} images per set ({subset_words(result)}).", ""]
     for name, f in result["folds"].items():
         lines += [f"**{name}**: chosen on the other sets: `{f['chosen']}`; "
                   + ("ahead of every baseline in both metrics." if f["beats_all"] else "**not** ahead of every "
@@ -520,7 +564,11 @@ def main() -> None:
     ap.add_argument("--out", default=str(OUT), help="folder of the per-set caches and the result JSON")
     ap.add_argument("--markdown", default="", help="also write the tables into this page, between its markers "
                     "(docs/RESULTS.md)")
+    ap.add_argument("--unseen", action="store_true", help="score --limit images per set that no subset scored "
+                    "before holds (SCORED_BEFORE, the protocol's selection and outside images)")
     args = ap.parse_args()
+    if args.unseen and args.outside:
+        ap.error("--unseen and --outside pick different images: give one")
     args.candidates = args.candidates.split(",")
     unknown = [c for c in args.candidates if c not in CANDIDATES]
     if unknown:
@@ -529,12 +577,15 @@ def main() -> None:
     torch.set_flush_denormal(True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tag = f"limit{args.limit}" + (f"_outside{args.outside}" if args.outside else "")
+    tag = f"limit{args.limit}" + (f"_outside{args.outside}" if args.outside else "") + ("_unseen" if args.unseen else "")
     table, caches = {}, []
     for name in args.sets.split(","):
         path = out / f"{name}_{tag}.json"
         cache = json.loads(path.read_text()) if path.exists() else {}
-        table[name] = score_set(name, args, cache)
+        try:
+            table[name] = score_set(name, args, cache)
+        except DatasetError as e:
+            ap.exit(2, f"error: {e}\n")
         path.write_text(json.dumps(cache, indent=1))
         caches.append(cache)
     baselines = list(BASELINES)
@@ -542,7 +593,7 @@ def main() -> None:
     result["default"] = default_after(table, args.candidates, baselines, args.incumbent)
     result["default_rows"] = default_rows(table, result["default"]["default"])
     result.update({"scored_at": sorted({c for cache in caches for c in cache.get("scored_at", {}).values()}), "limit": args.limit,
-                   "outside": args.outside, "candidates": {c: CANDIDATES[c] for c in args.candidates},
+                   "outside": args.outside, "unseen": args.unseen, "candidates": {c: CANDIDATES[c] for c in args.candidates},
                    "preset": args.preset, "options": args.option, "commit": commit(),
                    "command": "bench/leave_one_set_out.py " + " ".join(sys.argv[1:])})
     (out / f"loso_{tag}.json").write_text(json.dumps(result, indent=1))

@@ -247,3 +247,30 @@ def test_the_readme_quotes_the_left_out_figures_that_results_md_holds():
     quoted = dict(re.findall(r"^\| (\w+) \| ([\d.]+ / [\d.]+) \| [\d.]+ / [\d.]+ \| \S+ [\d.]+ / [\d.]+ \|$",
                              readme, re.M))
     assert len(left_out) == 7 and quoted == left_out
+
+
+def test_unseen_scores_only_images_that_no_earlier_subset_holds(tmp_path):
+    from ssdnet.evaluation import development, list_samples, stratified
+    from ssdnet.synthetic import write_dataset
+
+    # Under a name the history lists, so its subsets there are left out as well as the protocol's.
+    write_dataset(tmp_path / "sets" / "crackforest", 70, size=24, good=5, seed=3)
+    write_dataset(tmp_path / "sets" / "small", 20, size=24, good=2, seed=4)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "bench/leave_one_set_out.py", "--datasets", str(tmp_path / "sets"), "--limit", "3",
+           "--unseen", "--candidates", "plain", "--incumbent", "plain", "--preset", "fast", "--option", "steps=2",
+           "--threads", "1", "--models", str(tmp_path / "models"), "--out", str(out)]
+    res = subprocess.run([*cmd, "--sets", "crackforest"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "no subset scored before holds" in res.stdout
+    scored = set(json.loads((out / "crackforest_limit3_unseen.json").read_text())["ids"])
+    every = list_samples(tmp_path / "sets" / "crackforest")
+    # crackforest's history (`--limit 20`, `--limit 20 --dev 30`) and the protocol's 16 and outside 16
+    held = [stratified(every, 20), development(every, 20, 30), stratified(every, 16), development(every, 16, 16)]
+    assert len(scored) == 3 and not any(scored & {s.id for s in part} for part in held)
+    # A set whose every image some subset holds is one line, exit 2; so is asking for two kinds of images.
+    small = subprocess.run([*cmd, "--sets", "small"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert small.returncode == 2 and small.stderr.strip() == "error: small: no unseen images: the subsets " \
+                                                              "scored before hold all 20"
+    both = subprocess.run([*cmd, "--sets", "small", "--outside", "16"], cwd=ROOT, capture_output=True, text=True)
+    assert both.returncode == 2 and "--unseen and --outside" in both.stderr
