@@ -67,6 +67,7 @@ SCORED_BEFORE: dict[str, list[tuple[int, int | None]]] = {
 # The protocol's own: the selection subset and the outside images of RESULTS.md's tables.
 PROTOCOL_SUBSETS = [(0, 16), (16, 16)]
 
+
 def defined_over(cfg: Config) -> Config:
     """``cfg`` with the heatmap fields at the values the candidates are defined over (the Config
     defaults with :data:`DEFINED_OVER`): a change of the shipped default changes no candidate."""
@@ -403,6 +404,7 @@ def unseen(samples: list, name: str, n: int) -> list:
     if not rest:
         raise DatasetError(f"{name}: no unseen images: the subsets scored before hold all {len(samples)}")
     return stratified(rest, n)
+
 
 def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dict[str, Any]:
     """Every baseline's and every candidate's pooled scores on ``name``'s subset; what ``cache``
