@@ -15,8 +15,10 @@ project has scored holds (:func:`unseen`).
 
 The choice rule: the candidate ahead of every baseline in both pixel AUROC and AUPRC on the most
 sets; ties go to the better mean rank among candidates (AUROC and AUPRC), then to the simpler
-candidate (listed first). Scores are cached per set, image subset, candidate and fit under
-``bench/out/select/``; a rerun computes only what is missing.
+candidate (listed first). Scores are kept per set, image subset, candidate, fit and processor
+under ``bench/select/``, in the repository, so that a later run on a fresh machine computes only
+what is missing (the networks under ``--models`` are refitted where a missing score needs them);
+a cache made on another processor is scored anew, as its fits were other fits.
 
     .venv/bin/python bench/leave_one_set_out.py --limit 16 --threads 1 --markdown docs/RESULTS.md
 """
@@ -37,14 +39,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
 from bench.heatmap_variants import HEATMAP_FIELDS, OUT as MODELS, check_kept, fit_record, fitted  # noqa: E402
 from bench.accuracy import fmt as accuracy_fmt  # noqa: E402
-from bench.report import commit  # noqa: E402
+from bench.report import commit, cpu_name  # noqa: E402
 from ssdnet.api import _to_original, get_extractor  # noqa: E402
 from ssdnet.evaluation import (BASELINES, DatasetError, PooledMetrics, development, image_auroc, list_samples, read_mask,  # noqa: E402
                                stratified)
 from ssdnet.config import DEFAULT_PRESET, MAP_UNITS_POWER, PRESETS, Config  # noqa: E402
 from ssdnet.predict import heatmap_and_share, inpainted, intensity_error  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "out" / "select"
+OUT = Path(__file__).resolve().parent / "select"
 CPU = torch.device("cpu")
 # The surface sets of ../shared/datasets (the juice bottle's anomalies are logical: reported apart).
 SURFACE_SETS = ("crackforest", "hazelnut_toy", "magnetic_tile", "mvtec_ad_grid", "mvtec_ad_leather", "neu_seg",
@@ -424,9 +426,12 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
     now = commit()
     # A cache from before a config field existed counts at the value that kept its maps.
     kept_fit = ssdnet.complete_record(json.loads(cache["fit"])) if "fit" in cache else {}
-    if cache.get("ids") != ids or any(kept_fit.get(k, object()) != v for k, v in record.items()):
+    cpu = cpu_name()
+    if (cache.get("ids") != ids or any(kept_fit.get(k, object()) != v for k, v in record.items())
+            or cache.get("cpu", cpu) != cpu):  # a cache from before the processor was kept counts as this one's
         cache.clear()
         cache.update({"ids": ids, "fit": fit_key, "scores": {}})
+    cache["cpu"] = cpu
     scores = cache["scores"]
     scored_at = cache.setdefault("scored_at", {})  # the commit each method's maps were made at
     settings = cache.setdefault("candidates", {})
@@ -511,7 +516,8 @@ def render(result: dict[str, Any], baselines: list[str]) -> str:
              f"sets. All sets together choose `{result['all_sets_choose']}`, image score `score_{result['image_score']}`. "
              f"{default_line(result)} "
              f"Baselines' image AUROC is their map maximum's. Command: `{result['command']}` "
-             f"at `{result['commit']}` (maps scored at {', '.join(f'`{c}`' for c in result['scored_at']) or 'n/a'}), "
+             f"at `{result['commit']}`" + (f" on {result['cpu']}" if result.get("cpu") else "")
+             + f" (maps scored at {', '.join(f'`{c}`' for c in result['scored_at']) or 'n/a'}), "
              f"{result['limit']} images per set ({subset_words(result)}).", ""]
     for name, f in result["folds"].items():
         lines += [f"**{name}**: chosen on the other sets: `{f['chosen']}`; "
@@ -596,7 +602,7 @@ def main() -> None:
     result["default_rows"] = default_rows(table, result["default"]["default"])
     result.update({"scored_at": sorted({c for cache in caches for c in cache.get("scored_at", {}).values()}), "limit": args.limit,
                    "outside": args.outside, "unseen": args.unseen, "candidates": {c: CANDIDATES[c] for c in args.candidates},
-                   "preset": args.preset, "options": args.option, "commit": commit(),
+                   "preset": args.preset, "options": args.option, "commit": commit(), "cpu": cpu_name(),
                    "command": "bench/leave_one_set_out.py " + " ".join(sys.argv[1:])})
     (out / f"loso_{tag}.json").write_text(json.dumps(result, indent=1))
     text = render(result, baselines)

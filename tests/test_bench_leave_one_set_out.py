@@ -274,3 +274,25 @@ def test_unseen_scores_only_images_that_no_earlier_subset_holds(tmp_path):
                                                               "scored before hold all 20"
     both = subprocess.run([*cmd, "--sets", "small", "--outside", "16"], cwd=ROOT, capture_output=True, text=True)
     assert both.returncode == 2 and "--unseen and --outside" in both.stderr
+
+
+def test_a_cache_made_on_another_processor_is_scored_anew(tmp_path):
+    from bench.report import cpu_name
+    from ssdnet.synthetic import write_dataset
+
+    write_dataset(tmp_path / "sets" / "ga", 2, size=40, good=1, seed=1)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "bench/leave_one_set_out.py", "--datasets", str(tmp_path / "sets"), "--sets", "ga",
+           "--limit", "2", "--candidates", "plain", "--incumbent", "plain", "--preset", "fast", "--option", "steps=2",
+           "--threads", "1", "--models", str(tmp_path / "models"), "--out", str(out)]
+    first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0 and "ssdnet plain" in first.stdout, first.stderr[-3000:]
+    path = out / "ga_limit2.json"
+    cache = json.loads(path.read_text())
+    assert cache["cpu"] == cpu_name()
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "ssdnet plain" not in again.stdout  # the same processor: kept
+    path.write_text(json.dumps({**cache, "cpu": "another processor"}))
+    other = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert other.returncode == 0 and "ssdnet plain" in other.stdout and "glcm" in other.stdout
+    assert json.loads(path.read_text())["cpu"] == cpu_name()
