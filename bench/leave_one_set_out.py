@@ -41,8 +41,8 @@ from bench.heatmap_variants import HEATMAP_FIELDS, OUT as MODELS, check_kept, fi
 from bench.accuracy import fmt as accuracy_fmt  # noqa: E402
 from bench.report import commit, cpu_name  # noqa: E402
 from ssdnet.api import _to_original, get_extractor  # noqa: E402
-from ssdnet.evaluation import (BASELINES, DatasetError, PooledMetrics, development, image_auroc, list_samples, read_mask,  # noqa: E402
-                               stratified)
+from ssdnet.evaluation import (BASELINES, DatasetError, PooledMetrics, development, image_auroc,  # noqa: E402
+                               list_samples, read_mask, stratified)
 from ssdnet.config import DEFAULT_PRESET, MAP_UNITS_POWER, PRESETS, Config  # noqa: E402
 from ssdnet.predict import heatmap_and_share, inpainted, intensity_error  # noqa: E402
 
@@ -412,10 +412,9 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
     """Every baseline's and every candidate's pooled scores on ``name``'s subset; what ``cache``
     holds already is kept."""
     every = list_samples(Path(args.datasets) / name)
-    # --outside N: images the protocol's choice was not made on, those outside the fixed N-image subset
     if args.unseen:
         samples = unseen(every, name, args.limit)
-    elif args.outside:
+    elif args.outside:  # outside the fixed N-image subset that the protocol chooses on
         samples = development(every, args.outside, args.limit)
     else:
         samples = stratified(every, args.limit)
@@ -585,7 +584,7 @@ def main() -> None:
     torch.set_flush_denormal(True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tag = f"limit{args.limit}" + (f"_outside{args.outside}" if args.outside else "") + ("_unseen" if args.unseen else "")
+    tag = f"limit{args.limit}" + (f"_outside{args.outside}" if args.outside else "_unseen" if args.unseen else "")
     table, caches = {}, []
     for name in args.sets.split(","):
         path = out / f"{name}_{tag}.json"
@@ -601,7 +600,8 @@ def main() -> None:
     result["default"] = default_after(table, args.candidates, baselines, args.incumbent)
     result["default_rows"] = default_rows(table, result["default"]["default"])
     result.update({"scored_at": sorted({c for cache in caches for c in cache.get("scored_at", {}).values()}), "limit": args.limit,
-                   "outside": args.outside, "unseen": args.unseen, "candidates": {c: CANDIDATES[c] for c in args.candidates},
+                   "outside": args.outside, "unseen": args.unseen,
+                   "candidates": {c: CANDIDATES[c] for c in args.candidates},
                    "preset": args.preset, "options": args.option, "commit": commit(), "cpu": cpu_name(),
                    "command": "bench/leave_one_set_out.py " + " ".join(sys.argv[1:])})
     (out / f"loso_{tag}.json").write_text(json.dumps(result, indent=1))
