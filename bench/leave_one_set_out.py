@@ -42,7 +42,7 @@ from bench.accuracy import fmt as accuracy_fmt  # noqa: E402
 from bench.report import commit, cpu_name  # noqa: E402
 from ssdnet.api import _to_original, get_extractor  # noqa: E402
 from ssdnet.evaluation import (BASELINES, DatasetError, PooledMetrics, development, image_auroc,  # noqa: E402
-                               list_samples, read_mask, stratified)
+                               list_samples, read_mask, selected, stratified)
 from ssdnet.config import DEFAULT_PRESET, MAP_UNITS_POWER, PRESETS, Config  # noqa: E402
 from ssdnet.predict import heatmap_and_share, inpainted, intensity_error  # noqa: E402
 
@@ -59,15 +59,15 @@ DEFINED_OVER = {"map_units": "mean", "surface_sigma": 2.0}
 DEFAULT_HEATMAP = {"surface_sigma": 1.0, "map_units": "sqrt-rms"}
 
 # The subsets of a set that the choices before this protocol were made or checked on, from the
-# commands of docs/notes: (0, n) is bench/accuracy.py's `--limit n` subset (n None: the whole set),
-# (limit, n) its `--limit limit --dev n` development split (each holds the smaller ones of its
-# kind). Besides these, crackforest, magnetic_tile and neu_seg were each scored whole, pooled, with
+# commands of docs/notes, as bench/accuracy.py's (--limit, --dev): (n, None) is the stratified
+# n-image subset (None: the whole set), (limit, n) the n-image development split outside it (each
+# holds the smaller ones of its kind). Besides these, crackforest, magnetic_tile and neu_seg were each scored whole, pooled, with
 # configurations of before (RESULTS.md says so beside the figures of `--unseen`).
-SCORED_BEFORE: dict[str, list[tuple[int, int | None]]] = {
-    "crackforest": [(0, 20), (20, 30)], "magnetic_tile": [(0, 30), (30, 30)], "neu_seg": [(0, 100), (20, 10)],
-    "hazelnut_toy": [(0, None)], "mvtec_ad_grid": [(0, None)]}
+SCORED_BEFORE: dict[str, list[tuple[int | None, int | None]]] = {
+    "crackforest": [(20, None), (20, 30)], "magnetic_tile": [(30, None), (30, 30)],
+    "neu_seg": [(100, None), (20, 10)], "hazelnut_toy": [(None, None)], "mvtec_ad_grid": [(None, None)]}
 # The protocol's own: the selection subset and the outside images of RESULTS.md's tables.
-PROTOCOL_SUBSETS = [(0, 16), (16, 16)]
+PROTOCOL_SUBSETS = [(16, None), (16, 16)]
 
 
 def defined_over(cfg: Config) -> Config:
@@ -391,10 +391,10 @@ def scored_before(samples: list, name: str) -> set[str]:
     """The ids of ``name``'s images that a subset of :data:`SCORED_BEFORE` or
     :data:`PROTOCOL_SUBSETS` holds."""
     ids: set[str] = set()
-    for limit, n in SCORED_BEFORE.get(name, []) + PROTOCOL_SUBSETS:
-        if limit >= len(samples):  # that split has no image of this (small) set
+    for limit, dev in SCORED_BEFORE.get(name, []) + PROTOCOL_SUBSETS:
+        if dev and limit >= len(samples):  # that split has no image of this (small) set
             continue
-        ids |= {s.id for s in (development(samples, limit, n) if limit else stratified(samples, n))}
+        ids |= {s.id for s in selected(samples, limit, dev)}
     return ids
 
 
