@@ -61,8 +61,9 @@ DEFAULT_HEATMAP = {"surface_sigma": 1.0, "map_units": "sqrt-rms"}
 # The subsets of a set that the choices before this protocol were made or checked on, from the
 # commands of docs/notes, as bench/accuracy.py's (--limit, --dev): (n, None) is the stratified
 # n-image subset (None: the whole set), (limit, n) the n-image development split outside it (each
-# holds the smaller ones of its kind). Besides these, crackforest, magnetic_tile and neu_seg were each scored whole, pooled, with
-# configurations of before (RESULTS.md says so beside the figures of `--unseen`).
+# holds the smaller ones of its kind). Besides these, crackforest, magnetic_tile and neu_seg were
+# each scored whole, pooled, with configurations of before (RESULTS.md says so beside the figures
+# of `--unseen`).
 SCORED_BEFORE: dict[str, list[tuple[int | None, int | None]]] = {
     "crackforest": [(20, None), (20, 30)], "magnetic_tile": [(30, None), (30, 30)],
     "neu_seg": [(100, None), (20, 10)], "hazelnut_toy": [(None, None)], "mvtec_ad_grid": [(None, None)]}
