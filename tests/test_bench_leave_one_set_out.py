@@ -283,3 +283,32 @@ def test_unseen_scores_only_images_that_no_earlier_subset_holds(tmp_path):
                                                               "scored before hold all 20"
     both = subprocess.run([*cmd, "--sets", "small", "--outside", "16"], cwd=ROOT, capture_output=True, text=True)
     assert both.returncode == 2 and "--unseen and --outside" in both.stderr
+
+
+def test_another_working_size_is_fitted_anew_only_where_it_sees_another_image(tmp_path):
+    # `size-384`: an image that both sizes leave at its native resolution keeps the run's network
+    # (the same input and settings are the same fit); one that the run resizes is fitted at the
+    # candidate's size, on that size's working image, and kept under its own name.
+    import numpy as np
+
+    import ssdnet
+    from bench.heatmap_variants import fit_record
+    from bench.leave_one_set_out import ImageMaps, kept_folder
+    from ssdnet.evaluation import list_samples
+    from ssdnet.synthetic import write_dataset
+
+    write_dataset(tmp_path / "g", 1, size=40, good=0, seed=3)
+    sample = list_samples(tmp_path / "g")[0]
+    native = ssdnet.resolve(preset="fast", steps=2, threads=1)
+    one = ImageMaps(native, sample, kept_folder(tmp_path / "native", fit_record(native, 0.0, 0.0)))
+    key, model = one.network(native.replace(size=384))
+    assert model is one.models[json.dumps(one.record, sort_keys=True)] and not (tmp_path / "native" / "size384").exists()
+
+    resized = ssdnet.resolve(preset="fast", steps=2, threads=1, size=32)
+    two = ImageMaps(resized, sample, kept_folder(tmp_path / "resized", fit_record(resized, 0.0, 0.0)))
+    key, model = two.network(resized.replace(size=384))
+    own = json.dumps(two.record, sort_keys=True)
+    assert model is not two.models[own] and len(list((tmp_path / "resized" / "size384").glob("*.pt"))) == 1
+    assert tuple(two.inputs[own].shape[1:]) == (32, 32) and tuple(two.inputs[key].shape[1:]) == (40, 40)
+    m = two.config_map(ssdnet.resolve(resized, size=384))
+    assert m.shape == (40, 40) and np.isfinite(m).all()
