@@ -141,10 +141,20 @@ def test_the_protocol_runs_on_generated_sets(tmp_path):
     assert (tmp_path / "R.md").read_text() == page
 
 
-def test_an_unknown_candidate_is_a_usage_error(tmp_path):
-    res = subprocess.run([sys.executable, "bench/leave_one_set_out.py", "--candidates", "nope", "--out", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2 and "unknown candidate(s) nope" in res.stderr
+def usage_error(monkeypatch, capsys, *argv: str) -> tuple[int, str]:
+    """The script's exit status and stderr for ``argv``, run in this process: a usage error stops
+    before any fit or setting (a new process would spend seconds importing torch to say so)."""
+    from bench.leave_one_set_out import main
+
+    monkeypatch.setattr(sys, "argv", ["bench/leave_one_set_out.py", *argv])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    return stop.value.code, capsys.readouterr().err
+
+
+def test_an_unknown_candidate_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    code, err = usage_error(monkeypatch, capsys, "--candidates", "nope", "--out", str(tmp_path))
+    assert code == 2 and "unknown candidate(s) nope" in err and not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("name", ["plain", "paper", "paper+fills", "fused", "fused-sharp", "fused-sharper",
@@ -249,7 +259,7 @@ def test_the_readme_quotes_the_left_out_figures_that_results_md_holds():
     assert len(left_out) == 7 and quoted == left_out
 
 
-def test_unseen_scores_only_images_that_no_earlier_subset_holds(tmp_path):
+def test_unseen_scores_only_images_that_no_earlier_subset_holds(tmp_path, monkeypatch, capsys):
     from bench.report import cpu_name
     from ssdnet.evaluation import development, list_samples, stratified
     from ssdnet.synthetic import write_dataset
@@ -281,8 +291,8 @@ def test_unseen_scores_only_images_that_no_earlier_subset_holds(tmp_path):
     small = subprocess.run([*cmd, "--sets", "small"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert small.returncode == 2 and small.stderr.strip() == "error: small: no unseen images: the subsets " \
                                                               "scored before hold all 20"
-    both = subprocess.run([*cmd, "--sets", "small", "--outside", "16"], cwd=ROOT, capture_output=True, text=True)
-    assert both.returncode == 2 and "--unseen and --outside" in both.stderr
+    code, err = usage_error(monkeypatch, capsys, *cmd[2:], "--sets", "small", "--outside", "16")
+    assert code == 2 and "--unseen and --outside" in err
 
 
 def test_another_working_size_is_fitted_anew_only_where_it_sees_another_image(tmp_path):
