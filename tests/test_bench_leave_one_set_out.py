@@ -312,7 +312,8 @@ def test_another_working_size_is_fitted_anew_only_where_it_sees_another_image(tm
     native = ssdnet.resolve(preset="fast", steps=2, threads=1)
     one = ImageMaps(native, sample, kept_folder(tmp_path / "native", fit_record(native, 0.0, 0.0)))
     key, model = one.network(native.replace(size=384))
-    assert model is one.models[json.dumps(one.record, sort_keys=True)] and not (tmp_path / "native" / "size384").exists()
+    assert model is one.models[json.dumps(one.record, sort_keys=True)]
+    assert not (tmp_path / "native" / "size384").exists()
 
     resized = ssdnet.resolve(preset="fast", steps=2, threads=1, size=32)
     two = ImageMaps(resized, sample, kept_folder(tmp_path / "resized", fit_record(resized, 0.0, 0.0)))

@@ -20,7 +20,9 @@ def slurm_spec(tmp_path, **extra) -> cluster.ClusterSpec:
 
 
 def job_of_each_worker(client) -> dict[str, str]:
-    return client.run(lambda: os.environ.get("SLURM_JOB_ID", ""))
+    # Workers retire while this asks (that is what the tests watch): one that leaves between the
+    # scheduler's list and the call is left out of the answer, not a failure of the probe.
+    return client.run(lambda: os.environ.get("SLURM_JOB_ID", ""), on_error="ignore")
 
 
 def wait_until(predicate, timeout: float, what: str):
