@@ -351,10 +351,11 @@ class ImageMaps:
         self.cfg, self.sample, self.folder = cfg, sample, folder
         model, self.image, x = fitted(cfg, sample, folder)
         self.record = fit_record(cfg, 0.0, 0.0)  # the run's own fit, which the others are named against
+        self.own = json.dumps(self.record, sort_keys=True)
         # By fit record: the run's own fit, other seeds (ensemble members), other fit settings; each
         # with the working image it was fitted on (another `size` sees another one).
-        self.models: dict[str, torch.nn.Module] = {json.dumps(self.record, sort_keys=True): model}
-        self.inputs: dict[str, torch.Tensor] = {json.dumps(self.record, sort_keys=True): x}
+        self.models: dict[str, torch.nn.Module] = {self.own: model}
+        self.inputs: dict[str, torch.Tensor] = {self.own: x}
         self.maps: dict[str, np.ndarray] = {}  # by heatmap config and fit, or baseline name
         self.scales: dict[str, float] = {}  # by fit: its network's mean squared inpainting error
 
@@ -365,16 +366,15 @@ class ImageMaps:
         key = json.dumps(record, sort_keys=True)
         if key not in self.models:
             differs = {k for k, v in record.items() if self.record.get(k) != v}
-            own = json.dumps(self.record, sort_keys=True)
-            x = to_working(self.image, fcfg.size, CPU)
-            if differs == {"size"} and torch.equal(x, self.inputs[own]):
+            x = to_working(self.image, fcfg.size, CPU) if differs == {"size"} else None
+            if x is not None and torch.equal(x, self.inputs[self.own]):
                 # An image that both sizes leave at its native resolution: the same input and
                 # settings make the same fit, so the run's network is that fit.
-                self.models[key] = self.models[own]
+                self.models[key], self.inputs[key] = self.models[self.own], x
             else:
                 name = "_".join(f"{k}{record[k]}" for k in sorted(differs))
-                self.models[key] = fitted(fcfg, self.sample, kept_folder(self.folder / name, record))[0]
-            self.inputs[key] = x
+                self.models[key], _, self.inputs[key] = fitted(fcfg, self.sample,
+                                                               kept_folder(self.folder / name, record))
         return key, self.models[key]
 
     def scale(self, fcfg: Config, ccfg: Config) -> float:
