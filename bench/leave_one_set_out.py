@@ -156,7 +156,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # error left (docs/METHOD.md, "Reproducibility and speed"; `accurate` halves it at twice the work), and
     # `steps-half` stays within 0.02 of the default on every set, so the spread may be worth more
     # than the second half of the steps. Member 0 is `steps-half`'s network; member 1 is fitted
-    # anew. Added 2026-12-08 (eighth session), before it was scored.
+    # anew. Added 2026-12-07 (eighth session), before it was scored.
     "ensemble-half": {"steps": 130, "ensemble": 2, **DEFAULT_HEATMAP},
     # Each part of today's default switched off alone, and the gate moved (issue 26: "each map on or
     # off ... the gate's bounds"; added 2026-12-07, before any was scored). The nested candidates
