@@ -18,7 +18,9 @@ sets; ties go to the better mean rank among candidates (AUROC and AUPRC), then t
 candidate (listed first). Scores are kept per set, image subset, candidate, fit and processor
 under ``bench/select/``, in the repository, so that a later run on a fresh machine computes only
 what is missing (the networks under ``--models`` are refitted where a missing score needs them);
-a cache made on another processor is scored anew, as its fits were other fits.
+a cache made on another processor is scored anew, as its fits were other fits. A cache of
+another fit (a run with ``--option seed=1`` and the default's ``--out``, say) is refused, not
+emptied: pass an ``--out`` of its own. So is a models folder of networks of another config.
 
     .venv/bin/python bench/leave_one_set_out.py --limit 16 --threads 1 --markdown docs/RESULTS.md
 """
@@ -331,12 +333,16 @@ def network_error_scale(model: torch.nn.Module, x: torch.Tensor, cfg: Config) ->
     return float(intensity_error(composites, x.unsqueeze(0)).mean())
 
 
+class Refused(Exception):
+    """A folder or cache of this run holds another fit's work: it is kept, and the run stops."""
+
+
 def kept_folder(folder: Path, record: dict) -> Path:
     """``folder``, made, once its kept networks are known to be ``record``'s fits."""
     folder.mkdir(parents=True, exist_ok=True)
     problem = check_kept(folder, record)
     if problem:
-        raise SystemExit(f"error: {folder}: {problem}; pass --models elsewhere or remove the folder")
+        raise Refused(f"{folder}: {problem}; pass --models elsewhere or remove the folder")
     return folder
 
 
@@ -444,9 +450,9 @@ def unseen(samples: list, name: str, n: int) -> list:
     return stratified(rest, n)
 
 
-def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dict[str, Any]:
+def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any], path: Path) -> dict[str, Any]:
     """Every baseline's and every candidate's pooled scores on ``name``'s subset; what ``cache``
-    holds already is kept."""
+    (read from ``path``) holds already is kept."""
     every = list_samples(Path(args.datasets) / name)
     if args.unseen:
         samples = unseen(every, name, args.limit)
@@ -462,8 +468,14 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any]) -> dic
     # A cache from before a config field existed counts at the value that kept its maps.
     kept_fit = ssdnet.complete_record(json.loads(cache["fit"])) if "fit" in cache else {}
     cpu = cpu_name()
-    if (cache.get("ids") != ids or any(kept_fit.get(k, object()) != v for k, v in record.items())
-            or cache.get("cpu", cpu) != cpu):  # a cache from before the processor was kept counts as this one's
+    changed = [f"{k} {kept_fit.get(k)!r} -> {v!r}" for k, v in record.items() if kept_fit.get(k, object()) != v]
+    if cache.get("scores") and changed and cache.get("ids") == ids and cache.get("cpu", cpu) == cpu:
+        # Hours of another fit's scores (another seed or `--option`), not stale ones: kept.
+        raise Refused(f"{path}: its scores are another fit's ({', '.join(changed)}); pass --out elsewhere "
+                      "or remove it")
+    if cache.get("ids") != ids or changed or cache.get("cpu", cpu) != cpu:
+        # Other images, or another processor's fits (a cache from before the processor was kept
+        # counts as this one's): scored anew.
         cache.clear()
         cache.update({"ids": ids, "fit": fit_key, "scores": {}})
     cache["cpu"] = cpu
@@ -626,8 +638,8 @@ def main() -> None:
         path = out / f"{name}_{tag}.json"
         cache = json.loads(path.read_text()) if path.exists() else {}
         try:
-            table[name] = score_set(name, args, cache)
-        except DatasetError as e:
+            table[name] = score_set(name, args, cache, path)
+        except (DatasetError, Refused) as e:
             ap.exit(2, f"error: {e}\n")
         path.write_text(json.dumps(cache, indent=1))
         caches.append(cache)

@@ -226,6 +226,41 @@ def test_the_absolute_units_are_the_networks_inpainting_error():
     assert abs(scale - float(x.var(unbiased=False))) < 1e-6
 
 
+def test_another_fits_scores_and_networks_are_kept_not_overwritten(tmp_path, monkeypatch, capsys):
+    # A run with another seed or `--option` pointed at the caches and networks of the default's
+    # (hours of fits) stops with one line; it once emptied the cache silently.
+    import ssdnet
+    from bench.heatmap_variants import fit_record
+    from bench.report import cpu_name
+    from ssdnet.evaluation import list_samples, stratified
+    from ssdnet.synthetic import write_dataset
+
+    write_dataset(tmp_path / "sets" / "ga", 2, size=40, good=1, seed=1)
+    ids = [s.id for s in stratified(list_samples(tmp_path / "sets" / "ga"), 2)]
+    kept = fit_record(ssdnet.resolve(preset="fast", threads=1, steps="2"), 0.0, 0.0)
+    out, models = tmp_path / "out", tmp_path / "models"
+    out.mkdir()
+    cache = out / "ga_limit2.json"
+    text = json.dumps({"ids": ids, "fit": json.dumps(kept, sort_keys=True), "cpu": cpu_name(),
+                       "scores": {"plain": {"pixel_auroc": 0.9}}})
+    cache.write_text(text)
+    argv = ["--datasets", str(tmp_path / "sets"), "--sets", "ga", "--limit", "2", "--candidates", "plain",
+            "--incumbent", "plain", "--preset", "fast", "--option", "steps=3", "--threads", "1",
+            "--models", str(models), "--out", str(out)]
+    code, err = usage_error(monkeypatch, capsys, *argv)
+    assert code == 2 and err == f"error: {cache}: its scores are another fit's (steps 2 -> 3); pass --out " \
+                                "elsewhere or remove it\n"
+    assert cache.read_text() == text
+    # Networks kept under another config: refused too (exit 2, not a traceback's 1).
+    cache.unlink()
+    folder = models / "ga" / "select_fast_steps=3"
+    folder.mkdir(parents=True)
+    (folder / "fit.json").write_text(json.dumps(kept))
+    code, err = usage_error(monkeypatch, capsys, *argv)
+    assert code == 2 and err.startswith(f"error: {folder}: its networks were fitted with another config (steps 2 -> 3)")
+    assert json.loads((folder / "fit.json").read_text()) == kept
+
+
 def test_outside_scores_only_images_beyond_the_fixed_subset(tmp_path):
     from ssdnet.evaluation import list_samples, stratified
     from ssdnet.synthetic import write_dataset
