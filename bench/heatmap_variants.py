@@ -56,6 +56,12 @@ def fit_record(cfg: ssdnet.Config, noise: float, dropout: float) -> dict:
     return {**fields, "input_noise": noise, "input_dropout": dropout}
 
 
+def record_changes(kept: dict, record: dict) -> list[str]:
+    """Each field where ``record`` differs from the ``kept`` one (completed with
+    ``ssdnet.complete_record``), as ``name old -> new``; a field ``kept`` lacks differs."""
+    return [f"{k} {kept.get(k)!r} -> {v!r}" for k, v in record.items() if k not in kept or kept[k] != v]
+
+
 def check_kept(folder: Path, record: dict) -> str | None:
     """Why the networks kept in ``folder`` are not this config's fits, or None (and the record
     written) when they are. The folder's name says only the options given, so a changed default
@@ -64,7 +70,7 @@ def check_kept(folder: Path, record: dict) -> str | None:
     if path.exists():
         # Fields added since count at the values that gave its maps.
         kept = ssdnet.complete_record(json.loads(path.read_text()))
-        changed = [f"{k} {kept.get(k)!r} -> {v!r}" for k, v in record.items() if kept.get(k) != v]
+        changed = record_changes(kept, record)
         if changed:
             return f"its networks were fitted with another config ({', '.join(changed)})"
         return None

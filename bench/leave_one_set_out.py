@@ -39,7 +39,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ssdnet  # noqa: E402
-from bench.heatmap_variants import HEATMAP_FIELDS, OUT as MODELS, check_kept, fit_record, fitted  # noqa: E402
+from bench.heatmap_variants import (HEATMAP_FIELDS, OUT as MODELS, check_kept, fit_record, fitted,  # noqa: E402
+                                     record_changes)
 from bench.accuracy import fmt as accuracy_fmt  # noqa: E402
 from bench.report import commit, cpu_name  # noqa: E402
 from ssdnet.api import _to_original, get_extractor, to_working  # noqa: E402
@@ -468,7 +469,7 @@ def score_set(name: str, args: argparse.Namespace, cache: dict[str, Any], path: 
     # A cache from before a config field existed counts at the value that kept its maps.
     kept_fit = ssdnet.complete_record(json.loads(cache["fit"])) if "fit" in cache else {}
     cpu = cpu_name()
-    changed = [f"{k} {kept_fit.get(k)!r} -> {v!r}" for k, v in record.items() if kept_fit.get(k, object()) != v]
+    changed = record_changes(kept_fit, record)
     if cache.get("scores") and changed and cache.get("ids") == ids and cache.get("cpu", cpu) == cpu:
         # Hours of another fit's scores (another seed or `--option`), not stale ones: kept.
         raise Refused(f"{path}: its scores are another fit's ({', '.join(changed)}); pass --out elsewhere "

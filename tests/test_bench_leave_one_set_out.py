@@ -143,8 +143,8 @@ def test_the_protocol_runs_on_generated_sets(tmp_path):
 
 
 def usage_error(monkeypatch, capsys, *argv: str) -> tuple[int, str]:
-    """The script's exit status and stderr for ``argv``, run in this process: a usage error stops
-    before any fit or setting (a new process would spend seconds importing torch to say so)."""
+    """The script's exit status and stderr for ``argv``, run in this process: a usage error or a
+    refusal stops before any fit (a new process would spend seconds importing torch to say so)."""
     from bench.leave_one_set_out import main
 
     monkeypatch.setattr(sys, "argv", ["bench/leave_one_set_out.py", *argv])
