@@ -104,7 +104,7 @@ def test_a_challenger_that_raises_the_left_out_count_becomes_the_default():
     assert default_after(t, CANDIDATES, BASELINES, "rich")["default"] == "rich"
 
 
-def test_the_protocol_runs_on_generated_sets(tmp_path):
+def test_the_protocol_runs_on_generated_sets(tmp_path, bench_call):
     from ssdnet.synthetic import write_dataset
 
     for i, name in enumerate(("ga", "gb", "gc")):
@@ -137,24 +137,20 @@ def test_the_protocol_runs_on_generated_sets(tmp_path):
     page = (tmp_path / "R.md").read_text()
     assert page.count("<!-- loso:begin") == 1 and "| SSDnet (left out) |" in page
     # a rerun scores nothing anew: every figure comes from the cache, and the page's block is replaced
-    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    again = bench_call(*cmd[1:])
     assert again.returncode == 0 and "fitted" not in again.stdout and "ssdnet plain" not in again.stdout
     assert (tmp_path / "R.md").read_text() == page
 
 
-def usage_error(monkeypatch, capsys, *argv: str) -> tuple[int, str]:
+def usage_error(bench_call, *argv: str) -> tuple[int, str]:
     """The script's exit status and stderr for ``argv``, run in this process: a usage error or a
     refusal stops before any fit (a new process would spend seconds importing torch to say so)."""
-    from bench.leave_one_set_out import main
-
-    monkeypatch.setattr(sys, "argv", ["bench/leave_one_set_out.py", *argv])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    return stop.value.code, capsys.readouterr().err
+    res = bench_call("bench/leave_one_set_out.py", *argv)
+    return res.returncode, res.stderr
 
 
-def test_an_unknown_candidate_is_a_usage_error(tmp_path, monkeypatch, capsys):
-    code, err = usage_error(monkeypatch, capsys, "--candidates", "nope", "--out", str(tmp_path))
+def test_an_unknown_candidate_is_a_usage_error(tmp_path, bench_call):
+    code, err = usage_error(bench_call, "--candidates", "nope", "--out", str(tmp_path))
     assert code == 2 and "unknown candidate(s) nope" in err and not any(tmp_path.iterdir())
 
 
@@ -226,7 +222,7 @@ def test_the_absolute_units_are_the_networks_inpainting_error():
     assert abs(scale - float(x.var(unbiased=False))) < 1e-6
 
 
-def test_another_fits_scores_and_networks_are_kept_not_overwritten(tmp_path, monkeypatch, capsys):
+def test_another_fits_scores_and_networks_are_kept_not_overwritten(tmp_path, bench_call):
     # A run with another seed or `--option` pointed at the caches and networks of the default's
     # (hours of fits) stops with one line; it once emptied the cache silently.
     import ssdnet
@@ -247,7 +243,7 @@ def test_another_fits_scores_and_networks_are_kept_not_overwritten(tmp_path, mon
     argv = ["--datasets", str(tmp_path / "sets"), "--sets", "ga", "--limit", "2", "--candidates", "plain",
             "--incumbent", "plain", "--preset", "fast", "--option", "steps=3", "--threads", "1",
             "--models", str(models), "--out", str(out)]
-    code, err = usage_error(monkeypatch, capsys, *argv)
+    code, err = usage_error(bench_call, *argv)
     assert code == 2 and err == f"error: {cache}: its scores are another fit's (steps 2 -> 3); pass --out " \
                                 "elsewhere or remove it\n"
     assert cache.read_text() == text
@@ -256,12 +252,12 @@ def test_another_fits_scores_and_networks_are_kept_not_overwritten(tmp_path, mon
     folder = models / "ga" / "select_fast_steps=3"
     folder.mkdir(parents=True)
     (folder / "fit.json").write_text(json.dumps(kept))
-    code, err = usage_error(monkeypatch, capsys, *argv)
+    code, err = usage_error(bench_call, *argv)
     assert code == 2 and err.startswith(f"error: {folder}: its networks were fitted with another config (steps 2 -> 3)")
     assert json.loads((folder / "fit.json").read_text()) == kept
 
 
-def test_outside_scores_only_images_beyond_the_fixed_subset(tmp_path):
+def test_outside_scores_only_images_beyond_the_fixed_subset(tmp_path, bench_call):
     from ssdnet.evaluation import list_samples, stratified
     from ssdnet.synthetic import write_dataset
 
@@ -271,7 +267,7 @@ def test_outside_scores_only_images_beyond_the_fixed_subset(tmp_path):
     cmd = [sys.executable, "bench/leave_one_set_out.py", "--datasets", str(tmp_path / "sets"), "--sets", "ga,gb",
            "--limit", "2", "--outside", "2", "--candidates", "plain", "--incumbent", "plain", "--preset", "fast",
            "--option", "steps=2", "--threads", "1", "--models", str(tmp_path / "models"), "--out", str(out)]
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    res = bench_call(*cmd[1:])  # its start as a process is the first tests'
     assert res.returncode == 0, res.stderr[-3000:]
     assert "outside its fixed 2-image subset" in res.stdout
     for name in ("ga", "gb"):
@@ -295,7 +291,7 @@ def test_the_readme_quotes_the_left_out_figures_that_results_md_holds():
     assert len(left_out) == 7 and quoted == left_out
 
 
-def test_unseen_scores_only_images_that_no_earlier_subset_holds(tmp_path, monkeypatch, capsys):
+def test_unseen_scores_only_images_that_no_earlier_subset_holds(tmp_path, bench_call):
     from bench.report import cpu_name
     from ssdnet.evaluation import development, list_samples, stratified
     from ssdnet.synthetic import write_dataset
@@ -320,14 +316,14 @@ def test_unseen_scores_only_images_that_no_earlier_subset_holds(tmp_path, monkey
     cache = json.loads(path.read_text())
     assert cache["cpu"] == cpu_name()
     path.write_text(json.dumps({**cache, "cpu": "another processor"}))
-    other = subprocess.run([*cmd, "--sets", "crackforest"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    other = bench_call(*cmd[1:], "--sets", "crackforest")
     assert other.returncode == 0 and "ssdnet plain" in other.stdout and "glcm" in other.stdout
     assert json.loads(path.read_text())["cpu"] == cpu_name()
     # A set whose every image some subset holds is one line, exit 2; so is asking for two kinds of images.
-    small = subprocess.run([*cmd, "--sets", "small"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    small = bench_call(*cmd[1:], "--sets", "small")
     assert small.returncode == 2 and small.stderr.strip() == "error: small: no unseen images: the subsets " \
                                                               "scored before hold all 20"
-    code, err = usage_error(monkeypatch, capsys, *cmd[2:], "--sets", "small", "--outside", "16")
+    code, err = usage_error(bench_call, *cmd[2:], "--sets", "small", "--outside", "16")
     assert code == 2 and "--unseen and --outside" in err
 
 

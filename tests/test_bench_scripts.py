@@ -81,7 +81,7 @@ def test_heatmap_cost_times_each_gate_side(tmp_path):
     assert f"region maps (`surface_region=8`) | {seconds['surface map, default fills']:.2f} |" in page
 
 
-def test_heatmap_variants_scores_damaged_inputs_and_prints_each_texture_share(tmp_path):
+def test_heatmap_variants_scores_damaged_inputs_and_prints_each_texture_share(tmp_path, bench_call):
     from ssdnet.synthetic import write_dataset
     ids = write_dataset(tmp_path / "sets" / "tiny", 3, size=48, good=1, seed=4)
     cmd = [sys.executable, "bench/heatmap_variants.py", "--datasets", str(tmp_path / "sets"), "--set", "tiny",
@@ -102,16 +102,16 @@ def test_heatmap_variants_scores_damaged_inputs_and_prints_each_texture_share(tm
     assert q["0"] != q["1"]  # the blur changes the measure
     assert f"predictability through a 1 px blur: {min(q['1']):.2f}..{max(q['1']):.2f}" in res.stdout
     # A rerun loads the kept networks instead of fitting again, and scores the same.
-    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    again = bench_call(*cmd[1:])
     assert again.returncode == 0, again.stderr
     assert "fitted" not in again.stdout
     assert json.loads((folder / "variants.json").read_text())["rows"] == rows
     # Kept networks are refused under another fit config the folder name does not show (a thread
     # count, a changed default), and a --variant may only change the heatmap.
     threads = cmd[:cmd.index("--threads")] + ["--threads", "2"] + cmd[cmd.index("--threads") + 2:]
-    other = subprocess.run(threads, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    other = bench_call(*threads[1:])
     assert other.returncode == 2 and "threads 1 -> 2" in other.stderr, other.stderr
-    fit_variant = subprocess.run(cmd + ["--variant", "steps=5"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    fit_variant = bench_call(*cmd[1:], "--variant", "steps=5")
     assert fit_variant.returncode == 2 and "--variant steps: not a heatmap setting" in fit_variant.stderr
 
 
@@ -131,7 +131,7 @@ def test_kept_networks_from_before_a_new_field_count_as_its_default(tmp_path):
     assert refused is not None and "average 0.0 -> 0.5" in refused
 
 
-def test_step_speed_times_each_width_and_layout(tmp_path):
+def test_step_speed_times_each_width_and_layout(tmp_path, bench_call):
     res = subprocess.run([sys.executable, "bench/step_speed.py", "--widths", "4,8", "--size", "32", "--steps", "3",
                           "--repeats", "1", "--threads", "1", "--out", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -141,8 +141,7 @@ def test_step_speed_times_each_width_and_layout(tmp_path):
         [(4, "contiguous"), (4, "channels_last"), (8, "contiguous"), (8, "channels_last")]
     assert all(r["ms_per_step"] > 0 for r in summary["rows"]) and summary["cpu"]
     assert json.loads((tmp_path / "step_speed.json").read_text()) == summary
-    bad = subprocess.run([sys.executable, "bench/step_speed.py", "--layouts", "planar"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    bad = bench_call("bench/step_speed.py", "--layouts", "planar")
     assert bad.returncode == 2 and "unknown layout(s): planar" in bad.stderr
 
 
@@ -180,30 +179,31 @@ def test_region_contrast_tells_a_rough_defect_from_a_smooth_one(tmp_path):
     assert "set smooth: 1 images, rougher 0, smoother 1" in res.stdout
 
 
-def test_a_diagnostic_script_names_why_its_set_cannot_be_read(tmp_path):
+def test_a_diagnostic_script_names_why_its_set_cannot_be_read(tmp_path, bench_call):
     # The selection's usage errors: a folder that is not a set says so (not the --dev message).
-    res = subprocess.run([sys.executable, "bench/region_contrast.py", "--datasets", str(tmp_path), "--set", "absent"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    res = bench_call("bench/region_contrast.py", "--datasets", str(tmp_path), "--set", "absent")
     error = res.stderr.strip().splitlines()[-1]  # the usage line above it lists --dev too
     assert res.returncode == 2 and error.endswith("absent: no such directory"), res.stderr
-    res = subprocess.run([sys.executable, "bench/region_contrast.py", "--datasets", str(tmp_path), "--set", "absent",
-                          "--dev", "3"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    res = bench_call("bench/region_contrast.py", "--datasets", str(tmp_path), "--set", "absent", "--dev", "3")
     assert res.returncode == 2 and "--dev needs the --limit" in res.stderr, res.stderr
 
 
-def test_subset_spread_scores_the_whole_set_as_the_evaluation_does(tmp_path):
+def test_subset_spread_scores_the_whole_set_as_the_evaluation_does(tmp_path, bench_call):
     from ssdnet.evaluation import evaluate
     from ssdnet.synthetic import write_dataset
     write_dataset(tmp_path / "sets" / "alpha", 6, size=48, good=1, seed=0)
     base = [sys.executable, "bench/subset_spread.py", "--datasets", str(tmp_path / "sets"), "--set", "alpha",
             "--methods", "spectral-residual,glcm", "--limit", "3", "--maps", str(tmp_path / "maps")]
-    early = subprocess.run([*base, "--draws", "4"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    early = bench_call(*base[1:], "--draws", "4")
     assert early.returncode == 2 and "12 maps not computed yet" in early.stderr, early.stderr
-    for shard in ("0/2", "1/2"):  # two processes share the maps
-        res = subprocess.run([*base, "--shard", shard], cwd=ROOT, capture_output=True, text=True, timeout=300)
-        assert res.returncode == 0, res.stderr
+    # two shards share the maps (one a process of its own, as on a machine running two)
+    res = subprocess.run([*base, "--shard", "0/2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert len(list((tmp_path / "maps" / "alpha" / "glcm").glob("*.npy"))) == 3
+    res = bench_call(*base[1:], "--shard", "1/2")
+    assert res.returncode == 0, res.stderr
     assert len(list((tmp_path / "maps" / "alpha" / "glcm").glob("*.npy"))) == 6
-    res = subprocess.run([*base, "--draws", "4"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    res = bench_call(*base[1:], "--draws", "4")
     assert res.returncode == 0, res.stderr
     for method in ("spectral-residual", "glcm"):
         whole = evaluate(tmp_path / "sets" / "alpha", method)
@@ -219,9 +219,8 @@ def test_subset_spread_scores_the_whole_set_as_the_evaluation_does(tmp_path):
         assert first.groups()[:2] == pair.groups() and int(first[3]) <= min(int(first[1]), int(first[2]))
 
 
-def test_subset_spread_names_a_missing_set(tmp_path):
-    res = subprocess.run([sys.executable, "bench/subset_spread.py", "--datasets", str(tmp_path), "--set", "absent",
-                          "--limit", "3"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+def test_subset_spread_names_a_missing_set(tmp_path, bench_call):
+    res = bench_call("bench/subset_spread.py", "--datasets", str(tmp_path), "--set", "absent", "--limit", "3")
     assert res.returncode == 2 and res.stderr.strip().endswith("absent: no such directory"), res.stderr
 
 
