@@ -239,7 +239,8 @@ def mean_rank(table: Mapping[str, Mapping[str, Mapping[str, float]]], sets: list
     for s in sets:
         for m in METRICS:
             ranks.append(1 + sum(table[s][c][m] > table[s][candidate][m] for c in candidates))
-    return float(np.mean(ranks))
+    # A one-set run's fold has no other set: every candidate ties (numpy warned on the empty mean).
+    return float(np.mean(ranks)) if ranks else 0.0
 
 
 def choose(table: Mapping[str, Mapping[str, Mapping[str, float]]], sets: list[str], candidates: list[str],
