@@ -34,6 +34,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator
 import ssdnet
 
 from pipeline.exitcodes import Refused
+from pipeline.ids import readable
 from pipeline.reading import Descriptor
 
 log = logging.getLogger("ssdnet.scan")
@@ -479,10 +480,10 @@ class UniqueIds:
         self.seen: set[str] = set()
 
     def claim(self, rel: str, path: str) -> str:
-        image_id, n = f"{self.source}/{rel}", 1
+        image_id, n = readable(f"{self.source}/{rel}"), 1
         while image_id in self.seen:
             n += 1
-            image_id = f"{self.source}/{numbered(rel, n)}"
+            image_id = readable(f"{self.source}/{numbered(rel, n)}")
         if n > 1:
             log.warning("%s: id %s/%s is taken by an earlier image of the same source; its id is %s",
                         path, self.source, rel, image_id)

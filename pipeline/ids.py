@@ -5,6 +5,19 @@ import difflib
 from typing import Iterable
 
 
+def readable(text: str) -> str:
+    """``text`` with what UTF-8 cannot hold written as ``\\xNN`` escapes.
+
+    A file name's bytes that are not UTF-8 reach Python as lone surrogates (``surrogateescape``);
+    the store's strings must be UTF-8, and one such name made a whole scan fail. The escapes are
+    made the same way each run, so a rescan finds the image's row again."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no file name decoding makes
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 class UnknownId(KeyError):
     """No id, or more than one, matches; the message says which ids come close."""
 

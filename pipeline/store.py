@@ -22,6 +22,7 @@ from zarr.core.sync import sync
 import ssdnet
 
 from pipeline.exitcodes import Refused
+from pipeline.ids import readable
 from pipeline.chunks import INCOMING, place
 from pipeline.integrity import MAP_CRC, NO_CRC, chunk_file, damaged_metadata, map_checksum
 from pipeline.layout import (ADDED_VARS, BROWSE, FAILED, INDEX_VARS, INT_VARS, NO_STAT,  # noqa: F401
@@ -374,6 +375,8 @@ def _resize_rows(store: str, arr: zarr.Array, n: int) -> None:
 
 
 def _set_rows(arr: zarr.Array, rows: list[int], values: list[Any]) -> None:
+    if arr.dtype.kind in "TU":  # an error text may quote a file name that is not UTF-8
+        values = [readable(v) if isinstance(v, str) else v for v in values]
     data = np.asarray(values, dtype=arr.dtype if arr.dtype.kind != "T" else None)
     if data.dtype.kind == "U":
         data = data.astype(arr.dtype)

@@ -31,3 +31,11 @@ def test_no_match_suggests_the_closest_ids():
         match_id("img_5.png", IDS)
     with pytest.raises(UnknownId, match=r"no image id 'zzz' in this store$"):
         match_id("zzz", IDS)
+
+
+def test_readable_escapes_only_what_utf8_cannot_hold():
+    from pipeline.ids import readable
+
+    assert readable("src/é.png") == "src/é.png"
+    assert readable("src/bad\udcff.png") == "src/bad\\xff.png"  # os.fsdecode(b"src/bad\xff.png")
+    assert readable("x\ud800") == "x\\ud800"

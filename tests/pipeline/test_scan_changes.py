@@ -143,3 +143,25 @@ def test_a_missing_url_is_refused_in_one_line(tmp_path, capsys):
     code = run_cli(["scan", f"file://{tmp_path}/nowhere", "--out", tmp_path / "s.zarr"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: source file://") and len(err.strip().splitlines()) == 1
+
+
+def test_a_file_name_that_is_not_utf8_is_scanned_and_found_again(client, tmp_path):
+    # Its bytes reach Python as lone surrogates, which no store string can hold: one such name
+    # made the whole scan exit 1 with nothing written. Its id escapes the byte; a rescan finds it.
+    src = tmp_path / "arch"
+    write_images(src, 1)
+    bad = os.fsdecode(os.fsencode(src) + b"/bad\xff.png")
+    with open(bad, "wb") as f:
+        f.write(png_bytes(5))
+    with open(os.fsdecode(os.fsencode(src) + b"/cut\xfe.png"), "wb") as f:
+        f.write(png_bytes(6)[:60])  # fails: its error text quotes the name too
+    store = tmp_path / "s.zarr"
+    first = pipeline.scan(src, store, client=client, **FAST)
+    assert (first["ok"], first["failed"]) == (2, 1)
+    assert list(first["errors"]) == ["arch/cut\\xfe.png"]
+    index = pipeline.open_index(store)
+    assert sorted(index.image.values) == ["arch/bad\\xff.png", "arch/cut\\xfe.png", "arch/img_000.png"]
+    np.testing.assert_allclose(pipeline.open_map(store, "arch/bad\\xff.png").values, reference_map(png_bytes(5)),
+                               rtol=1e-5, atol=1e-5)
+    again = pipeline.scan(src, store, client=client, **FAST)
+    assert (again["ok"], again["skipped"], again["failed"]) == (0, 2, 1)
