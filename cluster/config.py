@@ -28,7 +28,7 @@ def read_config(path: str) -> dict[str, Any]:
         raise ConfigError(f"cluster config {path}: no such file") from None
     except OSError as exc:
         raise ConfigError(f"cluster config {path}: cannot read ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # the latter: not text at all
         raise ConfigError(f"cluster config {path}: not valid TOML ({exc})") from None
     # A [cluster] table lets the same file carry other tools' sections.
     if set(raw) == {"cluster"} and isinstance(raw["cluster"], dict):

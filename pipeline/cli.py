@@ -101,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         rc = stopped(exc)
     except OSError as exc:
-        if exc.errno not in exitcodes.OPERATIONAL_ERRNOS:
+        if exc.errno in exitcodes.PATH_ERRNOS and exc.filename:
+            click.echo(f"error: {exc.filename}: {exc.strerror or exc}", err=True)
+            rc = exitcodes.USAGE
+        elif exc.errno not in exitcodes.OPERATIONAL_ERRNOS:
             click.echo(f"error: internal: {type(exc).__name__}: {exc}", err=True)
             rc = exitcodes.INTERNAL
         else:

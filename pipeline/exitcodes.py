@@ -13,6 +13,9 @@ OPERATIONAL = 5  # the machine refused a file operation: disk full, no permissio
 # The OSErrors that are the machine's, not the program's: exit OPERATIONAL, naming the file.
 OPERATIONAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO,
                                 errno.EFBIG, errno.EMFILE, errno.ENFILE})
+# A path the user named that cannot be made or opened as asked (a file where a folder must be, a
+# folder that does not exist): exit USAGE, naming the path, as for a missing input.
+PATH_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP})
 INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 TERMINATED = 143  # SIGTERM (128 + 15): a batch system's time limit, a shutdown, `kill`
 # What stopped a command (a scan's summary says "signal"): its exit code and its error line's words.

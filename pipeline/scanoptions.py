@@ -103,7 +103,7 @@ def read_toml(path: str) -> dict[str, Any]:
             return tomllib.load(f)
     except OSError as exc:
         raise OptionsError(f"config file {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # the latter: not text at all
         raise OptionsError(f"config file {path}: not valid TOML ({exc})") from None
 
 

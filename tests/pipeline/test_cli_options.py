@@ -184,6 +184,29 @@ def test_a_bad_cluster_option_is_the_same_one_line(capsys, tmp_path):
     assert code == 2 and err == "error: --scheduler: implies --cluster address, not slurm\n"
 
 
+@pytest.mark.parametrize("args, line", [
+    (["detect", "src/img_000.png", "--out", "afile/sub"], "error: afile/sub: Not a directory\n"),
+    (["scan", "src", "--out", "afile"], "error: afile: File exists\n"),
+    (["scan", "src", "--out", "afile/s.zarr"], "error: afile/s.zarr: Not a directory\n"),
+    (["scan", "src", "--out", "s.zarr", "--config", "src/img_000.png"],
+     "error: config file src/img_000.png: not valid TOML ('utf-8' codec can't decode byte 0x89 in position 0: "
+     "invalid start byte)\n"),
+    (["cluster", "info", "--cluster-config", "src/img_000.png"],
+     "error: cluster config src/img_000.png: not valid TOML ('utf-8' codec can't decode byte 0x89 in position 0: "
+     "invalid start byte)\n"),
+])
+def test_an_output_or_config_path_that_cannot_serve_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch, args,
+                                                                          line):
+    # A file where a folder must be, a picture given as a config file: the user's paths, not a bug (were exit 1).
+    monkeypatch.chdir(tmp_path)
+    write_images(tmp_path / "src", 1)
+    (tmp_path / "afile").write_text("")
+    code, _, err = run(capsys, *args, "--preset", "fast", "--steps", "2") if args[0] != "cluster" else \
+        run(capsys, *args)
+    assert (code, err) == (2, line)
+    assert not (tmp_path / "s.zarr").exists()
+
+
 def test_every_exit_code_is_in_the_readme_table_and_the_cli_help():
     # A code a script must handle is one a user can look up: README's table and `ssdnet --help`'s module text.
     import re
