@@ -122,6 +122,9 @@ def describe(location: str) -> Source:
     if "://" in location:
         return _describe_url(location)
     if glob.has_magic(location):
+        # Like a missing directory: a glob matching nothing is most likely a typo, not an empty batch.
+        if next(glob.iglob(location, recursive=True), None) is None:
+            raise Refused(f"source {location}: no file or directory matches this glob")
         parts = Path(location).parts
         fixed = [p for p in parts[: next(i for i, p in enumerate(parts) if glob.has_magic(p))]]
         prefix = str(Path(*fixed)) if fixed else "."
@@ -315,6 +318,10 @@ class _UpToDamage:
     def __init__(self, raw: BinaryIO):
         self.raw = raw
         self.error: BaseException | None = None
+        self.pos = 0  # bytes handed out
+        # The last two reads: they hold the block tarfile last tried as a header, which a stream
+        # cannot seek back to (tarfile reads whole records, so one read is at least a block).
+        self.recent = (b"", b"")
 
     def read(self, size: int) -> bytes:
         chunks: list[bytes] = []
@@ -329,21 +336,46 @@ class _UpToDamage:
                 break
             chunks.append(data)
             got += len(data)
-        return b"".join(chunks)
+        data = b"".join(chunks)
+        if data:
+            self.pos += len(data)
+            self.recent = (self.recent[1], data)
+        return data
+
+    def handed_out(self, start: int, end: int) -> bytes:
+        """The bytes at [start, end) of the stream, from the last two reads."""
+        window = b"".join(self.recent)
+        at = start - (self.pos - len(window))
+        if at < 0:  # never so, as tarfile reads whole records; were it, only the length is told
+            return bytes(end - start)
+        return window[at:at + end - start]
 
     def cause(self, exc: BaseException) -> BaseException:
         """The damage behind ``exc`` (tarfile's "unexpected end of data"), when the stream met one."""
         return self.error or exc
 
 
-def _read_to_end(tf: tarfile.TarFile) -> None:
+def _read_to_end(tf: tarfile.TarFile, stream: _UpToDamage | None = None) -> None:
     """Read what follows the last member. The decompressors check their data only once they reach
-    its end; and tarfile ends its iteration silently at a damaged member header, so anything but
-    zero padding after where it stopped is damage."""
-    while chunk := tf.fileobj.read(1 << 20):
+    its end; and tarfile ends its iteration silently at a damaged, cut or missing member header, as
+    at the end-of-archive marker: so anything but that zero block, then zero padding, is damage."""
+    if stream is None:
+        tf.fileobj.seek(tf.offset)
+        block = tf.fileobj.read(tarfile.BLOCKSIZE)
+    else:
+        block = stream.handed_out(tf.offset, tf.fileobj.tell())
+    if len(block) < tarfile.BLOCKSIZE:
+        # The archive ends at a member boundary or inside a header, with the members after lost.
+        where = (f"inside a member header ({len(block)} of {tarfile.BLOCKSIZE} bytes)" if block
+                 else "after a member, with no end-of-archive marker")
+        raise tarfile.ReadError(f"unexpected end of data at byte {tf.offset} of the uncompressed archive: "
+                                f"cut short {where}")
+    chunk = block
+    while chunk:
         if chunk.strip(b"\0"):
             raise tarfile.ReadError(f"unreadable tar data at byte {tf.offset} of the uncompressed archive "
                                     "(a damaged member header, or data past the end-of-archive marker)")
+        chunk = tf.fileobj.read(1 << 20)
 
 
 def _tar(src: Source) -> Iterator[Found | Skipped]:
@@ -360,7 +392,7 @@ def _tar(src: Source) -> Iterator[Found | Skipped]:
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tf:
                 yield from _tar_members(src, tf, stream)
-                _read_to_end(tf)
+                _read_to_end(tf, stream)
         except tarfile.ReadError as exc:
             raise stream.cause(exc) from None
         if stream.error:
@@ -415,13 +447,16 @@ def _urls(src: Source) -> Iterator[Found | Skipped]:
         yield Found(safe_relative(posixpath.relpath(path, root)), url, lambda desc=desc: (desc, ""))
 
 
-def _listed(src: Source) -> Iterator[str]:
+def _listed(src: Source) -> Iterator[str | Skipped]:
     base = os.path.dirname(os.path.abspath(src.location))
     with open(src.location, encoding="utf-8") as f:
         for line in f:
             line = line.strip()
             if line and not line.startswith("#"):
-                yield line if os.path.isabs(line) else os.path.join(base, line)
+                path = line if os.path.isabs(line) else os.path.join(base, line)
+                # A list names files, and each line on purpose: a directory on one is not walked,
+                # and told, whatever its name (a glob's or a walk's are passed by: their files come).
+                yield Skipped(path, "directory") if os.path.isdir(path) else path
 
 
 def _candidates(src: Source) -> Iterator[Found | Skipped]:

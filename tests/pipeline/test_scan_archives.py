@@ -2,8 +2,11 @@
 archives, paths that are not images, images too small to fit. Nothing may vanish silently."""
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
 import json
+import lzma
 import logging
 import os
 import tarfile
@@ -143,6 +146,36 @@ def test_a_truncated_archive_beside_good_sources_is_one_failed_row_and_exit_3(cl
         assert index.sel(image=f"after/img_{10 + i:03d}.png").status == "ok"
 
 
+def cut_at_header(tar: Path, member: int, inside: int, to: Path | None = None) -> Path:
+    """A plain ``tar`` cut ``inside`` bytes into the header of its ``member``-th member (0: at its
+    start, where tarfile sees the end of an archive), written to ``to`` (default: in place),
+    compressed as that name says."""
+    with tarfile.open(tar) as tf:
+        at = tf.getmembers()[member].offset + inside
+    to = to or tar
+    compress = {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}.get(to.name.rsplit(".", 1)[1])
+    cut = tar.read_bytes()[:at]
+    to.write_bytes(compress(cut) if compress else cut)
+    return to
+
+
+def test_a_tar_cut_at_or_inside_a_member_header_is_one_failed_row_and_exit_3(client, tmp_path, capsys):
+    # tarfile ends its iteration there without an error, as at a whole archive's end.
+    inside = cut_at_header(tar_of(tmp_path / "inside.tar", MEMBERS[:3]), 1, 300)
+    boundary = cut_at_header(tar_of(tmp_path / "boundary.tar", MEMBERS[:3]), 2, 0)
+    store = tmp_path / "scan.zarr"
+
+    rc = run_cli(["scan", inside, boundary, "--out", store, "--json", *FAST_FLAGS, *scheduler_args(client)])
+
+    assert rc == 3
+    summary = json.loads(capsys.readouterr().out)
+    assert assert_rows_up_to_damage(summary, "inside", inside) == ["inside/part_0.png"]
+    assert assert_rows_up_to_damage(summary, "boundary", boundary) == ["boundary/part_0.png", "boundary/part_1.png"]
+    assert sorted(summary["failed_ids"]) == ["boundary.tar", "inside.tar"] and summary["ok"] == 3
+    assert "cut short inside a member header (300 of 512 bytes)" in summary["errors"]["inside.tar"]
+    assert "cut short after a member, with no end-of-archive marker" in summary["errors"]["boundary.tar"]
+
+
 def test_a_corrupt_zip_fails_its_unreadable_member_or_itself_never_the_scan(client, tmp_path):
     good = zip_of(tmp_path / "crc.zip", MEMBERS[:3]).read_bytes()
     at = good.index(b"part_1.png") + len("part_1.png") + 300  # inside part_1's data
@@ -222,6 +255,17 @@ def test_a_cut_compressed_tar_ends_in_its_failed_row_after_the_members_before(tm
     assert all(e.data == data for e, (_, data) in zip(images, MEMBERS))
 
 
+@pytest.mark.parametrize("suffix", [".tar", ".tar.gz", ".tar.bz2", ".tar.xz"])
+@pytest.mark.parametrize("inside", [0, 1, 511])
+def test_a_tar_cut_at_a_member_header_ends_in_its_failed_row_whatever_the_compression(tmp_path, suffix, inside):
+    # The compressed streams end whole: only the tar data inside them is cut.
+    archive = cut_at_header(tar_of(tmp_path / "whole.tar", MEMBERS[:3]), 2, inside, tmp_path / f"cut{suffix}")
+    *images, last = entries(archive)
+    assert [e.id for e in images] == ["cut/part_0.png", "cut/part_1.png"]
+    assert last.id == archive.name and last.desc is None and "damaged tar source: stopped after" in last.error
+    assert "unexpected end of data" in last.error and "cut short" in last.error
+
+
 def test_an_intact_compressed_tar_has_no_failed_row(tmp_path):
     archive = make_tar(tmp_path / "whole.tar.gz", dict(MEMBERS))
     assert [(e.id, e.error) for e in entries(archive)] == [(f"whole/{m}", "") for m, _ in MEMBERS]
@@ -235,7 +279,7 @@ def test_a_fifo_is_skipped_not_opened_and_a_list_names_a_path_once(tmp_path):
     got = entries(src, tmp_path / "list.txt")
     assert [(e.id, e.error) if isinstance(e, Entry) else (e.path, e.reason) for e in got] == [
         ("src/img_000.png", ""), (str(src / "pipe.png"), "not a regular file"),
-        ("list/src/img_000.png", ""), (str(src / "img_000.png"), "listed again")]
+        ("list/src/img_000.png", ""), (str(src / "img_000.png"), "listed again"), (str(src), "directory")]
 
 
 def test_a_list_that_is_not_utf8_is_a_failed_row_after_its_lines_before(tmp_path):

@@ -125,3 +125,23 @@ def test_glob_source_and_float16_maps(client, tmp_path):
     np.testing.assert_allclose(stored.values, reference_map(paths[1].read_bytes()), rtol=2e-3, atol=1e-7)
     with pytest.raises(Refused, match="float16"):
         pipeline.scan(str(tmp_path / "shots" / "day1" / "*.png"), store, client=client, **FAST)
+
+
+def test_a_list_line_naming_a_directory_is_a_counted_skip(client, tmp_path):
+    # A list is not walked: its directory's images would go unscanned without a word.
+    write_images(tmp_path / "shots", 1)
+    (tmp_path / "listing.txt").write_text("shots/img_000.png\nshots\nshots/gone.png\n")
+
+    summary = pipeline.scan(tmp_path / "listing.txt", tmp_path / "scan.zarr", client=client, **FAST)
+
+    assert (summary["ok"], summary["failed_ids"]) == (1, ["listing/shots/gone.png"])
+    assert summary["skipped_paths"] == {"directory": 1}
+    assert summary["skipped_examples"] == [[str(tmp_path / "shots"), "directory"]]
+
+
+def test_a_glob_matching_nothing_is_a_usage_error_like_a_missing_directory(tmp_path, capsys):
+    pattern = str(tmp_path / "nodir" / "*.png")
+    store = tmp_path / "scan.zarr"
+    assert run_cli(["scan", pattern, "--out", store]) == 2
+    assert capsys.readouterr().err == f"error: source {pattern}: no file or directory matches this glob\n"
+    assert not store.exists()
