@@ -24,6 +24,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from pipeline.flags import FLAG_VAR, Z_VAR
+from pipeline.integrity import refuse_damage
 from pipeline.layout import ADDED_VARS, INDEX_VARS, STATUS, STR_VARS, TIME_VAR, VAR_ATTRS, quiet_zarr
 
 # Read when asked: not needed to filter, sort or rank rows.
@@ -34,8 +35,8 @@ EAGER = tuple(v for v in INDEX_VARS if v not in LAZY and v != "image")
 class LazyColumn(BackendArray):
     """One string variable over every group: row i is ``parts[part[i]][local[i]]``."""
 
-    def __init__(self, arrays: list[zarr.Array | None], part: np.ndarray, local: np.ndarray):
-        self.arrays, self.part, self.local = arrays, part, local
+    def __init__(self, store: str, arrays: list[zarr.Array | None], part: np.ndarray, local: np.ndarray):
+        self.store, self.arrays, self.part, self.local = store, arrays, part, local
         self.shape = part.shape
         self.dtype = np.dtype(object)
 
@@ -50,18 +51,21 @@ class LazyColumn(BackendArray):
             if arr is None or not mine.any():
                 continue
             want = local[mine]
-            if want.size > arr.shape[0] // 8:
-                got = np.asarray(arr[:])[want]  # most rows: one read of the whole array is cheapest
-            else:
-                # Few rows: zarr reads only the chunks they lie in (it wants them sorted and unique).
-                uniq, back = np.unique(want, return_inverse=True)
-                got = np.asarray(arr.get_orthogonal_selection(uniq))[back]
+            with refuse_damage(self.store, arr=arr):
+                if want.size > arr.shape[0] // 8:
+                    got = np.asarray(arr[:])[want]  # most rows: one read of the whole array is cheapest
+                else:
+                    # Few rows: zarr reads only the chunks they lie in (it wants them sorted and unique).
+                    uniq, back = np.unique(want, return_inverse=True)
+                    got = np.asarray(arr.get_orthogonal_selection(uniq))[back]
             out[mine] = got.astype(object)
         return out
 
 
-def _read(arr: zarr.Array) -> np.ndarray:
-    return np.asarray(arr[:])
+def _read(store: str, arr: zarr.Array) -> np.ndarray:
+    # A chunk that cannot be decoded is refused, naming it: never a traceback, never a row's guess.
+    with refuse_damage(store, arr=arr):
+        return np.asarray(arr[:])
 
 
 def _groups(root: zarr.Group) -> list[dict[str, zarr.Array]]:
@@ -76,14 +80,15 @@ def _groups(root: zarr.Group) -> list[dict[str, zarr.Array]]:
 
 def read_index(store: str | os.PathLike) -> xr.Dataset:
     """The index over every group (failed included), sorted by image id; see the module's doc."""
-    with quiet_zarr():
-        root = zarr.open_group(os.fspath(store), mode="r")
+    store = os.fspath(store)
+    with quiet_zarr(), refuse_damage(store):
+        root = zarr.open_group(store, mode="r")
         groups = _groups(root)
     lengths = [g["image"].shape[0] for g in groups]
     if any(g[v].shape[0] != n for g, n in zip(groups, lengths) for v in EAGER if v in g):
         # A running scan resizing a group's arrays one by one: open_index reads again.
         raise ValueError("index arrays of unequal length")
-    ids = np.concatenate([_read(g["image"]) for g in groups]) if groups else np.array([], dtype=str)
+    ids = np.concatenate([_read(store, g["image"]) for g in groups]) if groups else np.array([], dtype=str)
     # A row a killed writer left unnamed or doubled is not an image (the next scan repairs it);
     # sorted by id, a doubled id keeps its first row, as pandas' duplicated() would.
     order = np.argsort(ids, kind="stable")
@@ -96,7 +101,7 @@ def read_index(store: str | os.PathLike) -> xr.Dataset:
     data: dict[str, Any] = {}
     for var in EAGER + (Z_VAR, FLAG_VAR):
         fill: Any = ADDED_VARS.get(var, np.nan if var == Z_VAR else False if var == FLAG_VAR else None)
-        chunks = [_read(g[var]) if var in g else np.full(n, fill) for g, n in zip(groups, lengths)]
+        chunks = [_read(store, g[var]) if var in g else np.full(n, fill) for g, n in zip(groups, lengths)]
         values = np.concatenate(chunks)[order] if groups else np.array([], dtype=float if var == Z_VAR else bool)
         if var == STATUS:
             values = values.astype(object)
@@ -105,7 +110,7 @@ def read_index(store: str | os.PathLike) -> xr.Dataset:
         # fastpath: a numpy array as it is; the full check would import dask.array (about 0.35 s) to rule it out.
         data[var] = xr.Variable("image", values, fastpath=True)
     for var in LAZY:
-        col = LazyColumn([g.get(var) for g in groups], part, local)
+        col = LazyColumn(store, [g.get(var) for g in groups], part, local)
         data[var] = xr.Variable("image", indexing.LazilyIndexedArray(col))
     # An object Index made here: left to xarray, pandas 3 would infer (and convert to) its str
     # dtype first, 0.12 s at 1,000,000 ids, and the ids would not be plain str objects.

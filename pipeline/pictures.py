@@ -21,7 +21,7 @@ from scipy import ndimage
 from ssdnet.overlay import colormap, normalise
 
 from pipeline.exitcodes import Refused
-from pipeline.integrity import lost_map, lost_map_message
+from pipeline.integrity import MAP_CRC, NO_CRC, lost_map, lost_map_message, refuse_damage
 from pipeline.ids import UnknownId, match_id
 from pipeline.layout import STATUS, quiet_zarr
 
@@ -47,14 +47,21 @@ class StoreImages:
 
     def __init__(self, store: str | os.PathLike):
         self.path = os.fspath(store)
-        with quiet_zarr():
+        with quiet_zarr(), refuse_damage(self.path):
             self.root = zarr.open_group(self.path, mode="r")
             self.where: dict[str, tuple[str, int]] = {}
+            self.crc: dict[str, np.ndarray] = {}  # each group's map_crc32, checked per map served
             for name in sorted(self.root.group_keys()):
                 g = self.root[name]
                 if "anomaly_map" not in g:
                     continue
-                ids, status = g["image"][:], g[STATUS][:]
+                with refuse_damage(self.path, arr=g["image"]):
+                    ids = g["image"][:]
+                with refuse_damage(self.path, arr=g[STATUS]):
+                    status = g[STATUS][:]
+                if MAP_CRC in g:
+                    with refuse_damage(self.path, arr=g[MAP_CRC]):
+                        self.crc[name] = np.asarray(g[MAP_CRC][:])
                 for row, (iid, st) in enumerate(zip(ids, status)):
                     if st == "ok":
                         self.where[str(iid)] = (name, row)
@@ -75,12 +82,17 @@ class StoreImages:
         image_id = self.resolve(image_id)
         name, row = self.where[image_id]
         g = self.root[name]
+        maps, thumbs = g["anomaly_map"], g["thumbnail"]
         with quiet_zarr():
-            m = np.asarray(g["anomaly_map"][row], dtype=np.float32)
-            lost = lost_map(self.path, name, row, m)
+            with refuse_damage(self.path, f"image {image_id}: map chunk of row {row} in {maps.path}"):
+                stored = maps[row]
+            crc = int(self.crc[name][row]) if name in self.crc else NO_CRC
+            lost = lost_map(self.path, name, row, stored, crc, str(maps.dtype))
             if lost:
                 raise Refused(lost_map_message(image_id, self.path, lost))
-            return m, np.asarray(g["thumbnail"][row])
+            with refuse_damage(self.path, f"image {image_id}: thumbnail chunk of row {row} in {thumbs.path}"):
+                thumb = np.asarray(thumbs[row])
+            return np.asarray(stored, dtype=np.float32), thumb
 
 
 def display_shape(shape: tuple[int, int], max_side: int | None, min_side: int = 0) -> tuple[int, int]:

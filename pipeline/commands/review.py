@@ -17,9 +17,12 @@ import click
 def review_cmd(store: str, out: str, top: int, threshold: float | None) -> int:
     """Write OUT/index.html: an offline report of STORE (summary, histogram, top images, failures,
     every image in a paged table). Pictures are written once into OUT/img/ and reused."""
+    from pipeline.integrity import refuse_damage
     from pipeline.review import write_report
 
-    result = write_report(store, out, top=top, threshold=threshold)
+    # Damage met anywhere in the store's reading (exit 2, naming it and verify --repair), not a traceback.
+    with refuse_damage(store):
+        result = write_report(store, out, top=top, threshold=threshold)
     click.echo(json.dumps(result))
     return 0
 
@@ -30,9 +33,11 @@ def review_cmd(store: str, out: str, top: int, threshold: float | None) -> int:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
 def show_cmd(store: str, image_id: str, out: str) -> int:
     """Write one image's heatmap overlay (map resolution, hottest region outlined) to OUT."""
+    from pipeline.integrity import refuse_damage
     from pipeline.pictures import save_overlay
 
-    region = save_overlay(store, image_id, out)
+    with refuse_damage(store):
+        region = save_overlay(store, image_id, out)
     click.echo(f"{out}: hottest region x {region.x0}-{region.x1}, y {region.y0}-{region.y1}")
     return 0
 
@@ -46,8 +51,11 @@ def export_cmd(store: str, image_ids: tuple[str, ...], out: str) -> int:
 
     IMAGE_IDS may be unique tails of ids (img_05.png for arch/img_05.png)."""
     from pipeline.full_size import export_images
+    from pipeline.integrity import refuse_damage
 
-    for done in export_images(store, list(image_ids), out):
+    with refuse_damage(store):
+        exported = export_images(store, list(image_ids), out)
+    for done in exported:
         click.echo(f"{done.image_id}: {len(done.files)} files in {out}"
                    + ("" if done.source == "source" else f" ({done.source})"))
     return 0
@@ -66,8 +74,11 @@ def export_cmd(store: str, image_ids: tuple[str, ...], out: str) -> int:
 def index_cmd(store: str, fmt: str, sort: str, failed: bool, since: str | None, out: str | None) -> int:
     """Export STORE's index, one row per image (flags included)."""
     from pipeline.export import index_table, write_table
+    from pipeline.integrity import refuse_damage
 
     if fmt == "parquet" and not out:
         raise click.UsageError("--format parquet needs --out FILE (it is binary)")
-    write_table(index_table(store, sort, failed, since), fmt, out)
+    with refuse_damage(store):
+        table = index_table(store, sort, failed, since)
+    write_table(table, fmt, out)
     return 0

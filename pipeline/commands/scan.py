@@ -96,9 +96,12 @@ def scan_cmd(sources: tuple[str, ...], store: str, config_file: str | None, json
         if progress:
             click.echo(f"dashboard: {client.dashboard_link}", err=True)
 
+    from pipeline.integrity import refuse_damage
+
     try:
         # --cluster / --cluster-config / TLS flags name a cluster; without them scan() picks one.
-        with scan_cluster(cluster_flags, scan_values) as client:
+        # Index or metadata damage the writer meets on reading: exit 2 naming verify --repair.
+        with refuse_damage(store), scan_cluster(cluster_flags, scan_values) as client:
             result = scan(list(sources), store, client=client, on_progress=progress,
                           on_client=show_dashboard, **cfg_values, **scan_values)
     finally:

@@ -92,6 +92,7 @@ def test_a_group_from_before_the_browse_level_gets_one_when_scanned_again(tmp_pa
     group = zarr.open_group(str(store / "40x52"), mode="a")
     del group["browse"]
     group.attrs.pop("ome")
+    zarr.consolidate_metadata(str(store))  # a store of then listed no browse level (gone from its copy: damage)
     writer = StoreWriter(store, CFG)
     writer.write([_record(1, 40, 52)])
     writer.close()
