@@ -268,11 +268,12 @@ def _index_damage(store: str, name: str, group: Any) -> list[dict[str, Any]]:
     if {f"{name}/image", f"{name}/{STATUS}"} & broken or not {"image", STATUS} <= set(group.array_keys()):
         return out
     # zarr stores no chunk that holds only the fill value, and serves the fill for a missing one:
-    # an id chunk or a status chunk gone reads as free slots or rows not done. A done row has
-    # both (its id is written before its status), so one without the other is damage.
+    # an id chunk gone reads as free slots. A done row has its id (written before its status), so
+    # done rows without ids are damage. Ids without a status are not: a scan killed between the two
+    # writes leaves them (rows not done, which the next scan fits), as does a status chunk gone.
     ids, status = group["image"][:], group[STATUS][:]
     done = (status == "ok") | (status == FAILED)
-    for var, has, other in (("image", ids != "", done), (STATUS, status != "", ids != "")):
+    for var, has, other in (("image", ids != "", done),):
         c = group[var].chunks[0]
         for k in range(-(-len(ids) // c)):
             first, end = k * c, min(len(ids), (k + 1) * c)

@@ -17,7 +17,7 @@ from pipeline import exitcodes
 @click.option("--json", "json_out", is_flag=True, help="Print the report as one JSON object.")
 def verify_cmd(store: str, repair: bool, json_out: bool) -> int:
     """Check every metadata file of STORE (there and parsing), every index chunk (decodes; a done
-    row has its id and status) and every ok row's map (its chunk is there, decodes, holds values
+    row has its id) and every ok row's map (its chunk is there, decodes, holds values
     and matches the checksum written with the row), thumbnail and browse level (decode).
 
     Exit 0: intact, or with --repair nothing damaged is left (rows marked failed are refitted by
