@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.exitcodes import Refused
+from pipeline.ids import unescaped
 from pipeline.pictures import StoreImages, draw, picture_key
 
 
@@ -32,6 +33,8 @@ class Exported:
 
 def read_source(path: str) -> bytes:
     """The bytes at an index ``path``: a file, or ``archive:member`` of a tar or zip archive."""
+    if not os.path.exists(path):
+        path = unescaped(path)  # a name that is not UTF-8 is stored escaped (a member's too)
     if os.path.isfile(path):
         return Path(path).read_bytes()
     # An archive member: the archive is the longest prefix before a ':' that is a file.

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import difflib
+import os
+import re
 from typing import Iterable
 
 
@@ -16,6 +18,13 @@ def readable(text: str) -> str:
     except UnicodeEncodeError:  # a surrogate no file name decoding makes
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return raw.decode("utf-8", "backslashreplace")
+
+
+def unescaped(text: str) -> str:
+    """The file name :func:`readable` made ``text`` of (its ``\\xNN`` escapes back to bytes), for
+    opening the file again; ``text`` itself where it holds no such escape."""
+    raw = re.sub(rb"\\x([89a-f][0-9a-f])", lambda m: bytes([int(m[1], 16)]), text.encode("utf-8"))
+    return os.fsdecode(raw)
 
 
 class UnknownId(KeyError):

@@ -39,3 +39,6 @@ def test_readable_escapes_only_what_utf8_cannot_hold():
     assert readable("src/é.png") == "src/é.png"
     assert readable("src/bad\udcff.png") == "src/bad\\xff.png"  # os.fsdecode(b"src/bad\xff.png")
     assert readable("x\ud800") == "x\\ud800"
+    from pipeline.ids import unescaped
+    for name in ("src/é.png", "src/bad\udcff.png", "src/a\\x41b.png"):  # the last: a literal backslash
+        assert unescaped(readable(name)) == name

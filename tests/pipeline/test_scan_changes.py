@@ -165,3 +165,6 @@ def test_a_file_name_that_is_not_utf8_is_scanned_and_found_again(client, tmp_pat
                                rtol=1e-5, atol=1e-5)
     again = pipeline.scan(src, store, client=client, **FAST)
     assert (again["ok"], again["skipped"], again["failed"]) == (0, 2, 1)
+    from pipeline.full_size import export_images
+    (done,) = export_images(store, ["arch/bad\\xff.png"], tmp_path / "exp")
+    assert done.source == "source"  # the file is read again at full size (its index path is escaped)
