@@ -605,6 +605,10 @@ def scan(sources: str | os.PathLike | Iterable[str | os.PathLike], store: str | 
                     if gone:
                         log.info("gone: %d row(s) whose source image is no longer there%s: %s", len(gone),
                                  " (pruned)" if opts.prune else " (--prune drops them)", ", ".join(gone))
+                    if opts.prune and gone and not scanner.tally.seen:
+                        # An archive mount that failed lists nothing: a nightly --prune would empty the store.
+                        raise Refused(f"--prune: the sources hold no image now; their {len(gone)} row(s) are kept, "
+                                      "not dropped (is the archive there?); remove the store to start anew")
                     if opts.prune:
                         writer.remove(gone)
                     result.update(gone=len(gone), gone_examples=gone[:SKIPPED_EXAMPLES],

@@ -103,6 +103,14 @@ def test_gone_images_are_reported_and_prune_drops_their_rows(client, tmp_path, c
     assert "gone: 1 rows" in out and "pruned" in out
     assert sorted(pipeline.open_index(store).image.values.tolist()) == [
         "arch/img_000.png", "arch/img_001.png", "other/img_000.png"]
+    # A source that holds no image now (an archive mount that failed) is no order to empty the store.
+    for path in paths[:2]:
+        path.unlink()
+    code = run_cli(["scan", src, "--out", store, "--prune", *scheduler_args(client), "--preset", "fast",
+                    "--steps", "10"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and err.startswith("error: --prune: the sources hold no image now; their 2 row(s) are kept")
+    assert len(pipeline.open_index(store).image) == 3
 
 
 def test_a_tar_and_a_zip_are_read_by_the_workers_and_skipped_unread_on_rescan(client, tmp_path):
