@@ -349,7 +349,19 @@ def _mark(group: Any, marks: dict[int, tuple[str, str]]) -> None:
 def verify(store: str | os.PathLike, repair: bool = False) -> Report:
     """Check every metadata file, every index chunk and every ok row's map (chunk, values,
     checksum), thumbnail and browse level; with ``repair``, rebuild what metadata can be rebuilt,
-    remove undecodable index chunks and mark the rows they and damaged maps held failed."""
+    remove undecodable index chunks and mark the rows they and damaged maps held failed.
+
+    A repair writes the index, so it holds the store's lock as a scan does: it refuses (Refused)
+    while a scan writes, whose rows it could overwrite."""
+    if not repair:
+        return _verify(store, False)
+    from pipeline.lock import store_lock
+
+    with store_lock(store):
+        return _verify(store, True)
+
+
+def _verify(store: str | os.PathLike, repair: bool) -> Report:
     import zarr
 
     from pipeline.layout import FAILED, STATUS, quiet_zarr
