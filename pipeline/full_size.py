@@ -77,12 +77,20 @@ def export_images(store: str | os.PathLike, image_ids: list[str], out: str | os.
     if not (Path(store) / "zarr.json").exists():
         raise Refused(f"{os.fspath(store)} is not a scan store")
     images = StoreImages(store)
+    # Every id is resolved before anything is written: a refusal leaves no half-done export.
+    resolved, unknown = [], []
+    for asked in image_ids:
+        try:
+            resolved.append(images.resolve(asked))
+        except Refused as exc:
+            unknown.append(str(exc))
+    if unknown:
+        raise Refused("; ".join(unknown))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     done = []
-    for asked in image_ids:
-        image_id = images.resolve(asked)  # Refused for an unknown or ambiguous id
-        m, thumb = images.load(image_id)  # and for a lost map
+    for image_id in resolved:
+        m, thumb = images.load(image_id)  # Refused for a lost map
         group, row = images.where[image_id]
         g = images.root[group]
         path, sha = str(g["path"][row]), str(g["sha256"][row])

@@ -147,6 +147,11 @@ def test_export_writes_map_overlay_and_source_at_full_size(scanned, tmp_path, ca
     # Unknown ids refuse with one line, exit 2.
     assert run_cli(["export", store, "nothing.png", "--out", tmp_path / "none"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+    # A known id beside unknown ones: nothing is written, and each unknown one is named.
+    assert run_cli(["export", store, ODD, "nothing.png", "naught.png", "--out", tmp_path / "some"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'nothing.png'" in err and "'naught.png'" in err
+    assert not (tmp_path / "some").exists()
     # A member of a tar archive is read back from the archive.
     from pipeline.full_size import read_source
     with tarfile.open(tmp_path / "a.tar", "w") as tf:
