@@ -8,9 +8,10 @@ import inspect
 import json
 import tomllib
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable, Mapping
 
-from ssdnet.config import Config, ConfigError, coerce, resolve_sourced, unknown_option
+from ssdnet.config import Config, ConfigError, coerce, finite_problems, resolve_sourced, unknown_option
 
 from pipeline.exitcodes import Refused
 from pipeline.progress import PROGRESS_EVERY
@@ -51,19 +52,28 @@ class ScanOptions:
                            "client: the client writes every chunk.")
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.map_dtype not in ("float32", "float16"):
-            problems.append(f"map_dtype must be float32 or float16 (got {self.map_dtype!r})")
-        if self.map_writes not in ("auto", "client"):
-            problems.append(f"map_writes must be auto or client (got {self.map_writes!r})")
-        if min(self.timeout, self.workers, self.pack, self.write_every, self.progress_every) < 0:
-            problems.append("timeout, workers, pack, write_every and progress_every must not be negative")
-        if self.anomaly_z <= 0 or self.threshold < 0:
-            problems.append("anomaly_z must be positive and threshold not negative")
-        if self.scheduler and self.scheduler_file:
-            problems.append("give --scheduler or --scheduler-file, not both")
+        problems = validate_scan(self)
         if problems:
             raise OptionsError("; ".join(problems))
+
+
+def validate_scan(opts: Any) -> list[str]:
+    """The problems of scan options ``opts`` (a ScanOptions, or any object with its fields), each
+    starting with the option it is about, as :func:`ssdnet.config.validate`'s do."""
+    floats = [f.name for f in dataclasses.fields(ScanOptions) if f.type == "float"]
+    problems, bad = finite_problems(opts, floats)  # refused once: the range checks below skip those
+    if opts.map_dtype not in ("float32", "float16"):
+        problems.append(f"map_dtype must be float32 or float16 (got {opts.map_dtype!r})")
+    if opts.map_writes not in ("auto", "client"):
+        problems.append(f"map_writes must be auto or client (got {opts.map_writes!r})")
+    for name in ("timeout", "workers", "pack", "write_every", "progress_every", "threshold"):
+        if name not in bad and getattr(opts, name) < 0:
+            problems.append(f"{name} must not be negative (got {getattr(opts, name)})")
+    if "anomaly_z" not in bad and opts.anomaly_z <= 0:
+        problems.append(f"anomaly_z must be positive (got {opts.anomaly_z})")
+    if opts.scheduler and opts.scheduler_file:
+        problems.append("give --scheduler or --scheduler-file, not both")
+    return problems
 
 
 SCAN_FIELDS = {f.name: f for f in dataclasses.fields(ScanOptions)}
@@ -162,11 +172,20 @@ def resolve_options(*layers: tuple[str, Mapping[str, Any]], scan: bool = True) -
         sources.update({k: _where(label, k) or "argument" for k in opts})
     try:
         config, cfg_sources = resolve_sourced(cfg_layers, under_env={"threads": 1} if scan else None)
-        options = ScanOptions(**given_scan) if scan else None
-    except OptionsError:
-        raise
     except ConfigError as exc:
         raise OptionsError(str(exc)) from None
+    if scan:
+        # Each problem starts with the option it is about: name that option's source, as
+        # resolve_sourced does for the Config's (``--anomaly-z: ...``; none for an argument).
+        defaults = {n: f.default for n, f in SCAN_FIELDS.items()}
+        problems = validate_scan(SimpleNamespace(**{**defaults, **given_scan}))
+        if problems:
+            said = []
+            for problem in problems:
+                where = sources.get(problem.split(" ", 1)[0], "argument")
+                said.append(problem if where == "argument" else f"{where}: {problem}")
+            raise OptionsError("; ".join(said))
+    options = ScanOptions(**given_scan) if scan else None
     if options is not None:
         sources = {**cfg_sources, **{k: sources.get(k, "default") for k in SCAN_FIELDS}}
     else:

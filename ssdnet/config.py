@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field, fields
 from types import SimpleNamespace
@@ -224,8 +225,24 @@ def field_names() -> list[str]:
     return [f.name for f in fields(Config)]
 
 
+def _not_finite(value: Any) -> bool:
+    """A number that is NaN or infinite (a non-number is the type check's to refuse)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value)
+
+
+def finite_problems(cfg: Any, names: Any) -> tuple[list[str], set[str]]:
+    """``<name> must be a finite number (got nan)`` for each of the float settings ``names`` of
+    ``cfg`` that is NaN or infinite, and those names (their other checks would only repeat it).
+
+    No float setting means anything by NaN or infinity (where one has an "off" or "no limit", it
+    is 0), and NaN compares false: a range check alone would let it through."""
+    bad = {name for name in names if _not_finite(getattr(cfg, name))}
+    return [f"{name} must be a finite number (got {getattr(cfg, name)})" for name in names if name in bad], bad
+
+
 def validate(cfg: Config) -> list[str]:
-    out = []
+    floats = [f.name for f in fields(Config) if f.type == "float"]
+    out, bad = finite_problems(cfg, floats)  # refused once: the range checks below skip those
     choice = {f.name: f.metadata.get("choices") for f in fields(Config)}
     for name, options in choice.items():
         if options and getattr(cfg, name) not in options:
@@ -236,27 +253,27 @@ def validate(cfg: Config) -> list[str]:
         out.append(f"tile_above must be 0 (off) or at least size, {cfg.size} (got {cfg.tile_above})")
     if cfg.border_width < 0:
         out.append(f"border_width must not be negative (got {cfg.border_width})")
-    if not 0.0 <= cfg.border_floor <= 1.0:
+    if "border_floor" not in bad and not 0.0 <= cfg.border_floor <= 1.0:
         out.append(f"border_floor must be in [0, 1] (got {cfg.border_floor})")
     for name in ("steps", "batch", "width", "max_pixels", "mask_grid", "ensemble"):
         if getattr(cfg, name) < 1:
             out.append(f"{name} must be positive (got {getattr(cfg, name)})")
     if cfg.threads < 0:
         out.append(f"threads must be 0 (torch default) or positive (got {cfg.threads})")
-    if not 0.0 <= cfg.mask_ratio < 1.0:
+    if "mask_ratio" not in bad and not 0.0 <= cfg.mask_ratio < 1.0:
         out.append(f"mask_ratio must be in [0, 1) (got {cfg.mask_ratio})")
-    if not 0.0 <= cfg.average <= 1.0:
+    if "average" not in bad and not 0.0 <= cfg.average <= 1.0:
         out.append(f"average must be in [0, 1] (got {cfg.average})")
-    if not 0.0 <= cfg.trim < 1.0:
+    if "trim" not in bad and not 0.0 <= cfg.trim < 1.0:
         out.append(f"trim must be in [0, 1) (got {cfg.trim})")
-    if not 0.0 <= cfg.shuffle_prob <= 1.0:
+    if "shuffle_prob" not in bad and not 0.0 <= cfg.shuffle_prob <= 1.0:
         out.append(f"shuffle_prob must be in [0, 1] (got {cfg.shuffle_prob})")
-    if not -1.0 <= cfg.gate_low <= cfg.gate_high <= 1.0:
+    if not bad & {"gate_low", "gate_high"} and not -1.0 <= cfg.gate_low <= cfg.gate_high <= 1.0:
         out.append(f"gate_low and gate_high must satisfy -1 <= gate_low <= gate_high <= 1 "
                    f"(got {cfg.gate_low}, {cfg.gate_high})")
     for name in ("lr", "noise_sigma", "pixel_weight", "perceptual_weight", "smooth_sigma", "surface_sigma",
                  "surface_level", "surface_grain", "surface_contrast", "surface_region", "gate_sigma"):
-        if getattr(cfg, name) < 0:
+        if name not in bad and getattr(cfg, name) < 0:
             out.append(f"{name} must not be negative (got {getattr(cfg, name)})")
     for name, least, what in (("scales", 1, "positive integers"), ("infer_scales", 1, "positive integers"),
                               ("inpaint_blocks", 1, "positive integers"),

@@ -101,6 +101,68 @@ def test_a_bad_environment_value_names_its_variable(capsys, monkeypatch):
     assert code == 2 and err == "error: SSDNET_STEPS=abc: steps must be int (got 'abc')\n"
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("command, args, flag", [
+    ("detect", ["a.png", "--out", "o"], "--lr"), ("eval", ["set"], "--gate-sigma"),
+    ("detect", ["a.png", "--out", "o"], "--border-floor"),  # range-checked: NaN compares false
+    ("detect", ["--print-config"], "--noise-sigma"),  # was printed as `noise_sigma = NaN`, not TOML
+    ("scan", ["src", "--out", "s.zarr"], "--gate-low"), ("scan", ["src", "--out", "s.zarr"], "--anomaly-z"),
+    ("scan", ["src", "--out", "s.zarr"], "--threshold"), ("scan", ["--print-config"], "--timeout"),
+])
+def test_a_float_option_that_is_not_finite_is_refused(capsys, tmp_path, monkeypatch, command, args, flag, value):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, command, *args, flag, value)
+    name = flag[2:].replace("-", "_")
+    assert (code, out, err) == (2, "", f"error: {flag}: {name} must be a finite number (got {float(value)})\n")
+    assert not (tmp_path / "s.zarr").exists() and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("flag, value, why", [
+    ("--anomaly-z", "-1", "anomaly_z must be positive (got -1.0)"),
+    ("--anomaly-z", "0", "anomaly_z must be positive (got 0.0)"),
+    ("--threshold", "-0.5", "threshold must not be negative (got -0.5)"),
+    ("--timeout", "-1", "timeout must not be negative (got -1.0)"),
+    ("--workers", "-2", "workers must not be negative (got -2)"),
+])
+def test_a_bad_scan_option_names_its_flag(capsys, tmp_path, monkeypatch, flag, value, why):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "scan", "src", "--out", "s.zarr", flag, value)
+    assert (code, out, err) == (2, "", f"error: {flag}: {why}\n")
+
+
+def test_a_non_finite_environment_value_names_its_variable(capsys, monkeypatch):
+    monkeypatch.setenv("SSDNET_LR", "nan")
+    code, _, err = run(capsys, "detect", "a.png", "--out", "o", "-q")
+    assert code == 2 and err == "error: SSDNET_LR: lr must be a finite number (got nan)\n"
+    monkeypatch.setenv("SSDNET_LR", "0.001")
+    monkeypatch.setenv("SSDNET_SURFACE_SIGMA", "-inf")
+    code, _, err = run(capsys, "scan", "--print-config", "-q")
+    assert code == 2 and err == "error: SSDNET_SURFACE_SIGMA: surface_sigma must be a finite number (got -inf)\n"
+
+
+@pytest.mark.parametrize("line, why", [("lr = nan", "lr must be a finite number (got nan)"),
+                                       ("anomaly_z = inf", "anomaly_z must be a finite number (got inf)"),
+                                       ("write_every = -inf", "write_every must be a finite number (got -inf)")])
+def test_a_non_finite_config_file_value_names_the_file(capsys, tmp_path, line, why):
+    (tmp_path / "c.toml").write_text(line + "\n")  # TOML has nan and inf literals
+    code, _, err = run(capsys, "scan", "--config", tmp_path / "c.toml", "--print-config")
+    assert (code, err) == (2, f"error: config file {tmp_path / 'c.toml'}: {why}\n")
+
+
+@pytest.mark.parametrize("name", ["lr", "surface_region", "gate_high", "timeout", "anomaly_z", "progress_every"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_keyword_is_refused(name, value):
+    with pytest.raises(OptionsError) as info:
+        resolve_options(("", {name: value}))
+    assert str(info.value) == f"{name} must be a finite number (got {value})"
+
+
+def test_scan_refuses_a_non_finite_keyword_before_any_work(tmp_path):
+    with pytest.raises(OptionsError, match=r"^anomaly_z must be a finite number \(got nan\)$"):
+        pipeline.scan(tmp_path, tmp_path / "s.zarr", anomaly_z=float("nan"))
+    assert not (tmp_path / "s.zarr").exists()
+
+
 def test_a_misspelt_environment_variable_is_said(monkeypatch, caplog):
     monkeypatch.setenv("SSDNET_STEP", "3")
     with caplog.at_level("WARNING", logger="ssdnet"):

@@ -67,10 +67,36 @@ def test_bad_environment_value_names_the_field(monkeypatch):
                                  dict(border_floor=1.5), dict(border_floor=-0.1), dict(surface_grain=-1.0),
                                  dict(surface_contrast=-1.0), dict(surface_region=-1.0),
                                  dict(surface_weights="1,1,1"), dict(surface_weights="1,-1,1,1"),
-                                 dict(surface_weights="a,1,1,1"), dict(surface_weights="1,1,1,inf")])
+                                 dict(surface_weights="a,1,1,1"), dict(surface_weights="1,1,1,inf"),
+                                 dict(surface_weights="1,nan,1,1")])
 def test_invalid_values_are_refused_with_the_field_name(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         resolve(**bad)
+
+
+FLOAT_FIELDS = [f.name for f in dataclasses.fields(Config) if f.type == "float"]
+
+
+@pytest.mark.parametrize("name", FLOAT_FIELDS)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_every_float_field_refuses_a_value_that_is_not_finite(name, value):
+    # Once, naming the field: not also as out of its range (a NaN passes a range check).
+    why = f"{name} must be a finite number (got {value})"
+    with pytest.raises(ConfigError) as info:
+        resolve(**{name: value})
+    assert str(info.value) == why
+    with pytest.raises(ConfigError) as info:
+        Config(**{name: value})
+    assert str(info.value) == why
+
+
+def test_a_non_finite_environment_value_is_refused(monkeypatch):
+    monkeypatch.setenv("SSDNET_PIXEL_WEIGHT", "inf")
+    with pytest.raises(ConfigError, match=r"^SSDNET_PIXEL_WEIGHT: pixel_weight must be a finite number \(got inf\)$"):
+        resolve()
+    monkeypatch.setenv("SSDNET_PIXEL_WEIGHT", "NaN")
+    with pytest.raises(ConfigError, match=r"^SSDNET_PIXEL_WEIGHT: pixel_weight must be a finite number \(got nan\)$"):
+        resolve()
 
 
 def test_unknown_option_is_refused():
