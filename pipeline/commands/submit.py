@@ -17,7 +17,8 @@ from pipeline.submit import submit_scan
 @click.option("--scan-args", default="", metavar="ARGS",
               help="More `ssdnet scan` flags for the job, one string, e.g. \"--preset fast\".")
 @click.option("--dry-run", is_flag=True, help="Print the job script; submit nothing.")
-@click.option("--wait", is_flag=True, help="Block until the job ends; exit with its status.")
+@click.option("--wait", is_flag=True, help="Block until the job ends; exit with its status (the scan's: "
+              "0, 2, 3, 4, 5, 130, 143; any other is 1).")
 def submit_cmd(sources: tuple[str, ...], store: str, job_dir: str | None, scan_args: str,
                dry_run: bool, wait: bool, **kwargs) -> int:
     """Submit one batch job (sbatch or qsub, from the config's kind) that starts a Dask
@@ -34,6 +35,17 @@ def submit_cmd(sources: tuple[str, ...], store: str, job_dir: str | None, scan_a
     click.echo(f"submitted {spec.kind} job {rec['job_id']}: {rec['path']} (logs in {rec['job_dir']})")
     if wait and rec["status"]:
         click.echo(f"error: job {rec['job_id']} exited {rec['status']}; see {rec['job_dir']}", err=True)
-        return rec["status"] if rec["status"] in (exitcodes.SOME_FAILED, exitcodes.ANOMALIES) \
-            else exitcodes.INTERNAL
+        return job_exit_code(rec["status"])
     return exitcodes.OK
+
+
+# The job's exit status is the scan's: each of these means for the job what it means for a scan.
+_SCAN_CODES = frozenset({exitcodes.OK, exitcodes.USAGE, exitcodes.SOME_FAILED, exitcodes.ANOMALIES,
+                         exitcodes.OPERATIONAL, exitcodes.INTERRUPTED, exitcodes.TERMINATED})
+
+
+def job_exit_code(status: int) -> int:
+    """submit --wait's exit code for a job that ended with ``status``: the job's own where it is a
+    documented exit code (0, 2, 3, 4, 5, 130, 143), else 1 (a crash, SIGKILL, a node failure:
+    unknown)."""
+    return status if status in _SCAN_CODES else exitcodes.INTERNAL

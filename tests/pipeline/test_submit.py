@@ -124,3 +124,42 @@ def test_cluster_info_asks_a_running_scheduler(tmp_path, capsys):
     assert rc == 0, err
     info = json.loads(out)
     assert info["workers"] == 2 and info["threads"] == 2 and info["gpus"] == 0
+
+
+@pytest.mark.parametrize("scan_args, why", [
+    ("--preset 'fast", "--scan-args: no closing quotation"),
+    ("--bogus", "--scan-args: --bogus: no such option"),
+    ("--steps x", "--scan-args: --steps: 'x' is not a valid integer"),
+    ("--map-dtype float64", "--scan-args: --map-dtype: 'float64' is not one of"),
+    ("--out other.zarr", "--scan-args: --out: the job sets it"),
+    ("--scheduler-file s.json", "--scan-args: --scheduler-file: the job sets it"),
+    ("--help", "--scan-args: --help: prints and exits"),
+    ("more/images", "--scan-args: 'more/images': not a scan flag"),
+])
+def test_bad_scan_args_are_refused_before_anything_is_submitted(tmp_path, capsys, scan_args, why):
+    cfg = config(tmp_path, SLURM)
+    for dry in (["--dry-run"], []):
+        rc, out, err = run(capsys, "submit", tmp_path / "a", "--out", tmp_path / "s.zarr", "--cluster-config",
+                           cfg, "--scan-args", scan_args, *dry)
+        assert rc == 2 and out == "", err
+        assert err.startswith("error: " + why) and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "s.zarr.jobs").exists()
+
+
+def test_good_scan_args_pass_through(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SSDNET_CLUSTER_CONFIG", str(config(tmp_path, SLURM)))  # an env default is no flag
+    rc, out, err = run(capsys, "submit", tmp_path / "a", "--out", tmp_path / "s.zarr", "--dry-run",
+                       "--scan-args", "-v --preset=fast --steps 3 --include '*.png' --json")
+    assert rc == 0, err
+    scan_line = next(line for line in out.splitlines() if " scan " in line)
+    assert "-v --preset=fast --steps 3 --include '*.png' --json" in scan_line
+    assert scan_line.count("--out ") == 1
+
+
+def test_wait_exits_with_the_jobs_status_where_it_is_an_exit_code():
+    from pipeline.commands.submit import job_exit_code
+
+    for status in (0, 2, 3, 4, 5, 130, 143):
+        assert job_exit_code(status) == status
+    for status in (1, 137, 7):  # a crash, SIGKILL, a node failure: nothing a script can act on but "look"
+        assert job_exit_code(status) == 1
