@@ -39,7 +39,7 @@ def render(result: dict) -> str:
 def eval_cmd(dataset: str, method: str, limit: int | None, per_image: str | None, as_json: bool, **kwargs) -> int:
     """Run METHOD on every image of DATASET and score the maps against its masks.
 
-    DATASET is images/ + masks/ (mask 0/255, missing mask = defect-free) or an MVTec AD category
+    DATASET is images/ + masks/ (mask 0/255 or 0/1, missing mask = defect-free) or an MVTec AD category
     folder (test/<defect>/, ground_truth/<defect>/). Metrics pool all pixels of the set.
     """
     cfg = config_from(kwargs) if method == "ssdnet" else None

@@ -2,7 +2,7 @@
 
 Two layouts are read:
 
-* ``images/<id>.<ext>`` + ``masks/<id>.png`` (mask 0/255; no mask = defect-free), optionally a
+* ``images/<id>.<ext>`` + ``masks/<id>.png`` (mask 0/255, or 0/1; no mask = defect-free), optionally a
   ``manifest.csv`` with ``id`` and ``defect`` columns - the layout of ``../shared/datasets``;
 * an MVTec AD category folder: ``test/<defect>/<n>.png``, ``ground_truth/<defect>/<n>_mask.png``,
   ``test/good/`` without masks.
@@ -15,7 +15,7 @@ from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from ssdnet.imageio import IMAGE_EXTENSIONS
 
@@ -130,12 +130,27 @@ def selected(samples: list[Sample], limit: int | None, dev: int | None = None) -
 def read_mask(path: Path | None, shape: tuple[int, int] | None = None) -> np.ndarray | None:
     """A boolean defect mask (0 normal, 255 defect; above half counts as defect).
 
+    A mask whose largest value is 1 is a 0/1 mask: its 1s are the defect (read as 0/255 they
+    would all be normal, a defective image scored as a good one). A 0/255 mask reads as before.
     ``shape`` (H, W), when given, must match: masks are compared at the image's own resolution.
+    A file that is not a readable image is a :class:`DatasetError` naming it.
     """
     if path is None:
         return None
-    with Image.open(path) as img:
-        mask = np.asarray(img.convert("L")) > 127
+    try:
+        with Image.open(path) as img:
+            gray = np.asarray(img.convert("L"))
+    except UnidentifiedImageError:
+        raise DatasetError(f"{path}: mask is not a recognised image format") from None
+    except Image.DecompressionBombError as exc:
+        raise DatasetError(f"{path}: mask is too large ({exc})") from None
+    except OSError as exc:
+        if exc.errno is not None:  # the machine's (no permission, I/O error): not the file's content
+            raise
+        raise DatasetError(f"{path}: mask cannot be decoded ({exc})") from None
+    except (ValueError, SyntaxError) as exc:  # PIL raises these too for broken headers
+        raise DatasetError(f"{path}: mask cannot be decoded ({exc})") from None
+    mask = gray > 0 if gray.size and gray.max() == 1 else gray > 127
     if shape is not None and mask.shape != shape:
         raise DatasetError(f"{path}: mask is {mask.shape[1]}x{mask.shape[0]}, image is {shape[1]}x{shape[0]}")
     return mask

@@ -78,3 +78,44 @@ def test_an_undecodable_image_refuses_the_whole_run(capsys, tmp_path):
 def test_bad_config_flag_is_a_usage_error(capsys, sets):
     code, _, err = run(capsys, "eval", sets / "folder", "--preset", "fast", "--steps", "0")
     assert code == 2 and "steps must be positive" in err
+
+
+def _one_image_set(root, mask_bytes=None, mask=None):
+    """images/a.png (64 px, a bright square) and masks/a.png as given (bytes, or an array saved as PNG)."""
+    import numpy as np
+    from PIL import Image
+
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    img = np.full((64, 64), 90, np.uint8)
+    img[20:30, 20:30] = 250
+    Image.fromarray(img).save(root / "images" / "a.png")
+    if mask_bytes is not None:
+        (root / "masks" / "a.png").write_bytes(mask_bytes)
+    else:
+        Image.fromarray(mask).save(root / "masks" / "a.png")
+    return root / "masks" / "a.png"
+
+
+def test_a_mask_that_is_not_an_image_refuses_the_run(capsys, tmp_path):
+    mask = _one_image_set(tmp_path / "d", mask_bytes=b"junk\n")
+    code, out, err = run(capsys, "eval", tmp_path / "d", "--method", "spectral-residual")
+    assert code == 2 and out == ""
+    assert err == f"error: {mask}: mask is not a recognised image format\n"
+
+
+def test_a_0_1_mask_scores_like_the_same_0_255_mask(capsys, tmp_path):
+    import numpy as np
+
+    ones = np.zeros((64, 64), np.uint8)
+    ones[20:30, 20:30] = 1
+    results = []
+    for name, mask in (("ones", ones), ("full", ones * 255)):
+        _one_image_set(tmp_path / name, mask=mask)
+        code, out, err = run(capsys, "eval", tmp_path / name, "--method", "spectral-residual", "--json")
+        assert code == 0, err
+        results.append(json.loads(out))
+    ones_result, full_result = results
+    assert full_result["pixel_auroc"] is not None  # the defect pixels are scored, not a good image
+    for key in ("n_images", "pixel_auroc", "pixel_auprc", "pixel_aupro", "pixel_f1_max", "image_auroc"):
+        assert ones_result[key] == full_result[key], key

@@ -80,3 +80,34 @@ def test_mask_must_match_the_image_size(tmp_path):
     assert read_mask(path, (8, 10)).all()
     with pytest.raises(DatasetError, match="mask is 10x8, image is 12x8"):
         read_mask(path, (8, 12))
+
+
+def test_mask_values_0_255_and_0_1(tmp_path):
+    path = tmp_path / "m.png"
+    grey = np.array([[0, 1, 127, 128, 255]], np.uint8)
+    Image.fromarray(grey).save(path)
+    assert read_mask(path).tolist() == [[False, False, False, True, True]]  # 0/255: above half
+    Image.fromarray(np.array([[0, 1, 1, 0]], np.uint8)).save(path)
+    assert read_mask(path).tolist() == [[False, True, True, False]]  # a 0/1 mask: 1 is defect
+    Image.fromarray(np.zeros((2, 3), np.uint8)).save(path)
+    assert not read_mask(path).any()
+    Image.fromarray(np.array([[0, 1], [1, 0]], bool)).save(path)  # mode "1" reads as 0/255
+    assert read_mask(path).tolist() == [[False, True], [True, False]]
+
+
+@pytest.mark.parametrize("data, why", [(b"junk\n", "mask is not a recognised image format"),
+                                       (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, "mask")])
+def test_a_mask_that_is_not_an_image_is_a_dataset_error(tmp_path, data, why):
+    path = tmp_path / "m.png"
+    path.write_bytes(data)
+    with pytest.raises(DatasetError, match=why) as info:
+        read_mask(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_a_truncated_mask_is_a_dataset_error(tmp_path):
+    path = tmp_path / "m.png"
+    Image.fromarray(np.full((64, 64), 255, np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[:60])
+    with pytest.raises(DatasetError, match="mask cannot be decoded"):
+        read_mask(path)
