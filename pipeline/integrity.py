@@ -63,7 +63,8 @@ def undecodable(exc: BaseException) -> bool:
     return False
 
 
-def _why(exc: BaseException) -> str:
+def why_undecodable(exc: BaseException) -> str:
+    """How a refusal or a report words the damage behind ``exc`` (:func:`undecodable`)."""
     return f"cannot be decoded ({type(exc).__name__}: {exc})"
 
 
@@ -89,7 +90,7 @@ def _bad_chunks(arr: Any) -> list[tuple[int, int, int, str]]:
         except Exception as exc:  # noqa: BLE001 - undecodable() tells damage from a bug
             if not undecodable(exc):
                 raise
-            out.append((k, k * c, min(n, (k + 1) * c), _why(exc)))
+            out.append((k, k * c, min(n, (k + 1) * c), why_undecodable(exc)))
     return out
 
 
@@ -131,7 +132,7 @@ def refuse_damage(store: str | os.PathLike, what: str = "", arr: Any = None) -> 
         if arr is not None:
             bad = _bad_chunks(arr)
             name = f"{arr.path}/c/{bad[0][0]}" if bad and arr.ndim == 1 else arr.path
-        raise Damaged(damage_message(store, name or locate_damage(store) or "a chunk", _why(exc))) from None
+        raise Damaged(damage_message(store, name or locate_damage(store) or "a chunk", why_undecodable(exc))) from None
 
 
 def _stored_crc(store: str | os.PathLike, group: str, row: int) -> tuple[int, str]:
@@ -318,7 +319,7 @@ def _row_damage(store: str, name: str, group: Any, row: int, crc: int, dtype: st
     except Exception as exc:  # noqa: BLE001 - undecodable() tells damage from a bug
         if not undecodable(exc):
             raise
-        return f"map chunk {chunk_file(store, name, 'anomaly_map', row, 3)} {_why(exc)}"
+        return f"map chunk {chunk_file(store, name, 'anomaly_map', row, 3)} {why_undecodable(exc)}"
     lost = lost_map(store, name, row, m, crc, dtype)
     if lost:
         return lost
@@ -330,7 +331,7 @@ def _row_damage(store: str, name: str, group: Any, row: int, crc: int, dtype: st
         except Exception as exc:  # noqa: BLE001
             if not undecodable(exc):
                 raise
-            return f"{part} chunk {chunk_file(store, name, part, row, arr.ndim)} {_why(exc)}"
+            return f"{part} chunk {chunk_file(store, name, part, row, arr.ndim)} {why_undecodable(exc)}"
     return ""
 
 

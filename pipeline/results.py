@@ -8,7 +8,7 @@ import xarray as xr
 import zarr
 
 from pipeline.ids import match_id
-from pipeline.integrity import lost_map, lost_map_message, undecodable
+from pipeline.integrity import lost_map, lost_map_message, undecodable, why_undecodable
 from pipeline.indexread import read_index
 from pipeline.layout import bound_config, quiet_zarr
 
@@ -67,8 +67,7 @@ def open_map(store: str | os.PathLike, image_id: str) -> xr.DataArray:
         except Exception as exc:  # noqa: BLE001 - undecodable() tells a damaged chunk from a bug
             if not undecodable(exc):
                 raise
-            raise KeyError(lost_map_message(image_id, store, f"cannot be decoded ({type(exc).__name__}: {exc})")) \
-                from None
+            raise KeyError(lost_map_message(image_id, store, why_undecodable(exc))) from None
         lost = lost_map(store, name, int(ds.indexes["image"].get_loc(image_id)), m.values)
         if lost:
             raise KeyError(lost_map_message(image_id, store, lost))
