@@ -3,8 +3,8 @@
 Every ok row records the CRC-32 of its map as stored (``map_crc32``). A row whose map chunk is
 gone, cannot be decoded, or whose bytes no longer match, is damage: readers refuse it, a scan
 refits it instead of skipping it, and ``verify --repair`` marks it failed (so the next scan refits
-it). An index chunk that cannot be decoded (or a ``status`` / ``image`` chunk that is gone while
-the other holds rows) loses its rows' values: readers refuse the store, and ``verify --repair``
+it). An index chunk that cannot be decoded (or an ``image`` chunk that is gone while its rows
+are done) loses its rows' values: readers refuse the store, and ``verify --repair``
 removes the chunk and marks the rows failed, so the next scan refits them. Metadata (``zarr.json``
 files) that is gone or no longer parses is damage too: a scan refuses to write into such a store
 (it would make it worse), and ``verify --repair`` rewrites an array's or group's metadata from the
@@ -273,15 +273,13 @@ def _index_damage(store: str, name: str, group: Any) -> list[dict[str, Any]]:
     # done rows without ids are damage. Ids without a status are not: a scan killed between the two
     # writes leaves them (rows not done, which the next scan fits), as does a status chunk gone.
     ids, status = group["image"][:], group[STATUS][:]
-    done = (status == "ok") | (status == FAILED)
-    for var, has, other in (("image", ids != "", done),):
-        c = group[var].chunks[0]
-        for k in range(-(-len(ids) // c)):
-            first, end = k * c, min(len(ids), (k + 1) * c)
-            if not has[first:end].any() and other[first:end].any():
-                out.append({"file": str(chunk_file(store, name, var, k, 1)), "array": f"{name}/{var}",
-                            "rows": [first, end], "why": f"is missing (rows {first}-{end - 1} "
-                            f"{'are done but have no id' if var == 'image' else 'have ids but no status'})"})
+    named, done = ids != "", (status == "ok") | (status == FAILED)
+    c = group["image"].chunks[0]
+    for k in range(-(-len(ids) // c)):
+        first, end = k * c, min(len(ids), (k + 1) * c)
+        if done[first:end].any() and not named[first:end].any():
+            out.append({"file": str(chunk_file(store, name, "image", k, 1)), "array": f"{name}/image",
+                        "rows": [first, end], "why": f"is missing (rows {first}-{end - 1} are done but have no id)"})
     return out
 
 
@@ -324,14 +322,14 @@ def _row_damage(store: str, name: str, group: Any, row: int, crc: int, dtype: st
     if lost:
         return lost
     for part in ("thumbnail", BROWSE):
+        if part not in group:
+            continue
         try:
-            arr = group[part] if part in group else None
-            if arr is not None:
-                arr[row]
-        except Exception as exc:  # noqa: BLE001
+            group[part][row]
+        except Exception as exc:  # noqa: BLE001 - undecodable() tells damage from a bug
             if not undecodable(exc):
                 raise
-            return f"{part} chunk {chunk_file(store, name, part, row, arr.ndim)} {why_undecodable(exc)}"
+            return f"{part} chunk {chunk_file(store, name, part, row, group[part].ndim)} {why_undecodable(exc)}"
     return ""
 
 
